@@ -1,0 +1,186 @@
+"""The ``staf`` command line.
+
+Sub-commands:
+
+- ``staf info``: version, torch and devices, and which body models and assets are found where.
+- ``staf body``: pose and shape a body model and write its mesh (OBJ/PLY/GLB) and joints (JSON).
+
+Errors a user can cause print one message and exit with status 2 (see :mod:`staf.errors`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import staf
+from staf.body.assets import (
+    BASE_DATA_ENV,
+    BASE_DATA_FILES,
+    GENDERS,
+    base_data_folders,
+    bundled_model_path,
+)
+from staf.errors import StafError
+
+
+def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every command that needs a body model shares."""
+    parser.add_argument("--body-model", default="open",
+                        help="'open' (bundled, default), 'smpl' (from --base-data) or an SMPL .pkl/.npz file")
+    parser.add_argument("--base-data", default=None,
+                        help=f"folder with SMPL files and regressors (else ${BASE_DATA_ENV} or ./data/base_data)")
+    parser.add_argument("--gender", default="neutral", choices=GENDERS, help="SMPL gender for --body-model smpl")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="staf", description="Video-based 3D human mesh recovery (STAF, TAR).")
+    parser.add_argument("--version", action="version", version=f"staf {staf.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="show the version, devices and the body models and assets found")
+    info.add_argument("--base-data", default=None, help=f"folder with SMPL files (else ${BASE_DATA_ENV})")
+    info.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    info.set_defaults(handler=run_info)
+
+    body = commands.add_parser("body", help="pose and shape a body model and write its mesh and joints")
+    add_body_model_arguments(body)
+    body.add_argument("--betas", type=float, nargs="*", default=[], help="shape coefficients β (up to the model's count)")
+    body.add_argument("--pose", default=None,
+                      help="a .npy file with 72 axis-angle values (θ), or 'mean' for the regressors' mean pose; "
+                           "default: the rest pose θ = 0")
+    body.add_argument("--out", default="outputs/body.obj", help="mesh file (.obj, .ply, .glb, .stl)")
+    body.add_argument("--joints-out", default=None, help="JSON file for the joint sets (default: beside --out)")
+    body.set_defaults(handler=run_body)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``staf`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except StafError as error:
+        print(f"staf {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"staf {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+# --------------------------------------------------------------------------- info
+
+
+def collect_info(base_data: str | None) -> dict:
+    """What ``staf info`` reports, as a dict."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    open_path = bundled_model_path()
+    open_model: dict = {"path": str(open_path), "found": open_path.is_file()}
+    if open_path.is_file():
+        from staf.body.assets import load_open_model_data
+
+        data = load_open_model_data()
+        open_model.update(vertices=data.num_vertices, betas=data.num_betas,
+                          regressors=sorted(data.regressors), size_mb=round(open_path.stat().st_size / 2**20, 2))
+    folders = []
+    for folder in base_data_folders(base_data):
+        names = [f"SMPL_{g.upper()}.{ext}" for g in GENDERS for ext in ("pkl", "npz")] + list(BASE_DATA_FILES)
+        folders.append({"folder": str(folder.resolve()), "exists": folder.is_dir(),
+                        "found": [name for name in names if (folder / name).is_file()]})
+    return {
+        "staf": staf.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "devices": devices,
+        "open_body_model": open_model,
+        "base_data_env": {BASE_DATA_ENV: os.environ.get(BASE_DATA_ENV)},
+        "base_data_folders": folders,
+    }
+
+
+def run_info(args: argparse.Namespace) -> int:
+    info = collect_info(args.base_data)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"staf {info['staf']}  (python {info['python']}, torch {info['torch']}, {info['threads']} threads)")
+    print(f"devices: {', '.join(info['devices'])}")
+    model = info["open_body_model"]
+    if model["found"]:
+        print(f"body model 'open' (bundled): {model['path']}  [{model['vertices']} vertices, "
+              f"{model['betas']} betas, regressors: {', '.join(model['regressors'])}, {model['size_mb']} MB]")
+    else:
+        print(f"body model 'open' (bundled): MISSING at {model['path']}")
+    env_value = info["base_data_env"][BASE_DATA_ENV]
+    print(f"${BASE_DATA_ENV}: {env_value if env_value else '(not set)'}")
+    print("SMPL base_data folders searched (for --body-model smpl):")
+    for folder in info["base_data_folders"]:
+        state = ", ".join(folder["found"]) if folder["found"] else ("no SMPL files" if folder["exists"] else "does not exist")
+        print(f"  {folder['folder']}: {state}")
+    return 0
+
+
+# --------------------------------------------------------------------------- body
+
+
+def run_body(args: argparse.Namespace) -> int:
+    import trimesh
+
+    from staf.body import BodyModel
+    from staf.geometry.rotations import rot6d_to_axis_angle
+
+    body = BodyModel.load(args.body_model, args.base_data, args.gender, dtype=torch.float64)
+    if len(args.betas) > body.num_betas:
+        raise StafError(f"--betas has {len(args.betas)} values; body model '{body.name}' has {body.num_betas}")
+    pose = _read_pose(args.pose, body, rot6d_to_axis_angle)
+    betas = torch.zeros(1, body.num_betas, dtype=torch.float64)
+    betas[0, : len(args.betas)] = torch.tensor(args.betas, dtype=torch.float64)
+    with torch.no_grad():
+        out = body(pose, betas)
+    mesh_path = Path(args.out)
+    if mesh_path.suffix.lower() not in (".obj", ".ply", ".glb", ".stl"):
+        raise StafError(f"--out {mesh_path}: use a .obj, .ply, .glb or .stl file name")
+    mesh_path.parent.mkdir(parents=True, exist_ok=True)
+    trimesh.Trimesh(out.vertices[0].numpy(), body.faces.numpy(), process=False).export(mesh_path)
+    joints_path = Path(args.joints_out) if args.joints_out else mesh_path.with_suffix(".joints.json")
+    joints = {"body_model": body.name, "units": "metres", "axes": "y up, facing +z",
+              "pose": pose[0].tolist(), "betas": betas[0].tolist(), "smpl24": out.joints[0].tolist()}
+    joints.update({name: value[0].tolist() for name, value in out.joint_sets.items()})
+    joints_path.write_text(json.dumps(joints, indent=1))
+    print(f"wrote {mesh_path} ({body.num_vertices} vertices, {len(body.faces)} faces) and {joints_path}")
+    return 0
+
+
+def _read_pose(spec: str | None, body, rot6d_to_axis_angle) -> torch.Tensor:
+    if spec is None:
+        return torch.zeros(1, 72, dtype=torch.float64)
+    if spec == "mean":
+        if body.mean_pose_6d is None:
+            raise StafError(f"body model '{body.name}' has no mean pose; put smpl_mean_params.npz in base_data")
+        return rot6d_to_axis_angle(body.mean_pose_6d.view(24, 6)).reshape(1, 72)
+    path = Path(spec)
+    if not path.is_file():
+        raise StafError(f"--pose {spec}: no such file (give a .npy with 72 axis-angle values, or 'mean')")
+    try:
+        values = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise StafError(f"--pose {spec}: not a numpy .npy array ({exc})") from exc
+    if values.size != 72:
+        raise StafError(f"--pose {spec}: has {values.size} values, expected 72 (24 joints × axis-angle)")
+    return torch.as_tensor(values, dtype=torch.float64).reshape(1, 72)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Geometry: rotations (via roma), cameras, similarity alignment."""

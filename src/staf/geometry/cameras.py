@@ -1,0 +1,96 @@
+"""Cameras: weak perspective in the crop, its conversions to the original image, CLIFF.
+
+Conventions (STAF §III-A; the reference sheet):
+
+- A crop is a square box ``(cx, cy, size)`` in image pixels; normalised crop coordinates
+  are in [-1, 1] (``x_pixel = cx + x_norm · size / 2``).
+- Weak-perspective camera ``[s, tx, ty]``: a 3D point X projects to ``s · (X_xy + [tx, ty])``
+  in normalised crop coordinates.
+- ``orig_cam = [sx, sy, tx, ty]`` (VIBE/TCMR/STAF output files): the same projection in
+  normalised *image* coordinates, ``x_norm = sx (X + tx)``, ``y_norm = sy (Y + ty)`` with
+  ``x_pixel = (x_norm + 1) · W / 2``, ``y_pixel = (y_norm + 1) · H / 2``.
+- Full perspective (CLIFF, Li et al. ECCV 2022): camera at the origin looking down +z,
+  focal length f in pixels, principal point at the image centre, and a body translation
+  ``[tx, ty, tz]`` derived from the crop camera and the box.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+    """Project (B, N, 3) points with (B, 3) cameras [s, tx, ty] → (B, N, 2) normalised crop coords."""
+    scale, offset = cam[:, None, :1], cam[:, None, 1:]
+    return scale * (points[..., :2] + offset)
+
+
+def crop_to_image_points(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """(B, N, 2) normalised crop coordinates → image pixels for boxes (B, 3) [cx, cy, size]."""
+    return bbox[:, None, :2] + points * bbox[:, None, 2:3] / 2.0
+
+
+def image_to_crop_points(pixels: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`crop_to_image_points`."""
+    return (pixels - bbox[:, None, :2]) * 2.0 / bbox[:, None, 2:3]
+
+
+def crop_cam_to_orig_cam(cam: torch.Tensor, bbox: torch.Tensor, image_width: float, image_height: float) -> torch.Tensor:
+    """Crop camera (B, 3) [s, tx, ty] and box (B, 3) [cx, cy, size] → (B, 4) [sx, sy, tx, ty].
+
+    This is VIBE's ``convert_crop_cam_to_orig_img``: the projection is the same point in the
+    image whichever camera is used.
+    """
+    cx, cy, size = bbox.unbind(-1)
+    sx = cam[:, 0] * size / image_width
+    sy = cam[:, 0] * size / image_height
+    tx = (cx - image_width / 2.0) / (image_width / 2.0) / sx + cam[:, 1]
+    ty = (cy - image_height / 2.0) / (image_height / 2.0) / sy + cam[:, 2]
+    return torch.stack([sx, sy, tx, ty], dim=-1)
+
+
+def orig_cam_project(points: torch.Tensor, orig_cam: torch.Tensor, image_width: float, image_height: float) -> torch.Tensor:
+    """Project (B, N, 3) points with (B, 4) ``orig_cam`` → (B, N, 2) image pixels."""
+    sx, sy, tx, ty = (orig_cam[:, None, i] for i in range(4))
+    x_norm = sx * (points[..., 0] + tx)
+    y_norm = sy * (points[..., 1] + ty)
+    return torch.stack([(x_norm + 1.0) * image_width / 2.0, (y_norm + 1.0) * image_height / 2.0], dim=-1)
+
+
+def default_focal_length(image_width: float, image_height: float) -> float:
+    """CLIFF's default focal length: the image diagonal in pixels."""
+    return float((image_width**2 + image_height**2) ** 0.5)
+
+
+def crop_cam_to_full_translation(
+    cam: torch.Tensor, bbox: torch.Tensor, image_width: float, image_height: float, focal_length: float
+) -> torch.Tensor:
+    """CLIFF's crop-to-full camera: (B, 3) [s, tx, ty] and boxes (B, 3) [cx, cy, size] → (B, 3)
+    translation [tx, ty, tz] for a full-perspective camera with ``focal_length`` at the image
+    centre.
+
+    The depth is ``tz = 2 f / (s · size)``, so points on the plane z = 0 of the body project
+    exactly where the weak-perspective crop camera puts them.
+    """
+    cx, cy, size = bbox.unbind(-1)
+    scaled = cam[:, 0] * size
+    tz = 2.0 * focal_length / scaled
+    tx = 2.0 * (cx - image_width / 2.0) / scaled + cam[:, 1]
+    ty = 2.0 * (cy - image_height / 2.0) / scaled + cam[:, 2]
+    return torch.stack([tx, ty, tz], dim=-1)
+
+
+def perspective_project(
+    points: torch.Tensor, translation: torch.Tensor, focal_length: float | torch.Tensor,
+    principal_point: torch.Tensor,
+) -> torch.Tensor:
+    """Pinhole projection of (B, N, 3) points shifted by (B, 3) → (B, N, 2) pixels.
+
+    Args:
+        focal_length: pixels, scalar or (B,).
+        principal_point: (B, 2) or (2,) pixels.
+    """
+    shifted = points + translation[:, None]
+    focal = torch.as_tensor(focal_length, dtype=points.dtype, device=points.device).reshape(-1, 1, 1)
+    centre = principal_point.reshape(-1, 1, 2).to(points.dtype)
+    return focal * shifted[..., :2] / shifted[..., 2:3] + centre
