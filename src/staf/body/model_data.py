@@ -117,8 +117,23 @@ def as_array(value: Any, where: str) -> np.ndarray:
     if isinstance(value, ChumpyStandIn):
         value = value.to_array(where)
     if sp.issparse(value):
-        value = value.toarray()
+        return _rebuild_sparse(value, where).toarray()
     return np.asarray(value)
+
+
+def _rebuild_sparse(matrix: sp.spmatrix, where: str) -> sp.spmatrix:
+    """A sparse matrix unpickled from an older scipy (attributes set directly, ``_shape`` or
+    ``shape``) rebuilt through the current constructor."""
+    state = vars(matrix)
+    shape = state.get("_shape", state.get("shape"))
+    try:
+        if "indptr" in state:
+            return type(matrix)((state["data"], state["indices"], state["indptr"]), shape=shape)
+        if "row" in state:
+            return sp.coo_matrix((state["data"], (state["row"], state["col"])), shape=shape)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise MalformedFileError(f"{where}: damaged sparse matrix ({exc})") from exc
+    raise MalformedFileError(f"{where}: unsupported sparse matrix layout ({sorted(state)})")
 
 
 def _parents_from_kintree(kintree_table: np.ndarray) -> np.ndarray:

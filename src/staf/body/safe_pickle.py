@@ -8,7 +8,8 @@ names, so staf never uses it on a user's file. :class:`RestrictedUnpickler` rebu
 - scipy sparse matrices (csc/csr/coo, old and new module paths),
 - chumpy arrays, as inert :class:`ChumpyStandIn` objects whose data is read from their
   pickled state (chumpy itself is never imported),
-- a few inert builtins (``set``, ``frozenset``, ``object``, ``slice``, ``complex``),
+- a few inert builtins (``set``, ``frozenset``, ``object``, ``slice``, ``complex``) and
+  ``_codecs.encode`` with latin-1 (how Python-3 protocol-2 pickles store bytes),
 
 and refuses every other global with :class:`~staf.errors.UnsafeFileError`. The same rules
 read object arrays inside ``.npz`` files (GraphCMR's ``mesh_downsampling.npz``), see
@@ -110,11 +111,20 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _safe_reconstructor
         if module in ("__builtin__", "builtins"):
             return _BUILTINS.get(name)
+        if module == "_codecs" and name == "encode":
+            return _latin1_encode
         if module.startswith("scipy.sparse"):
             return _SPARSE.get(name)
         if module == "chumpy" or module.startswith("chumpy."):
             return ChumpyStandIn
         return None
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as Python-3 protocol-2 pickles use it for bytes (latin-1 only)."""
+    if encoding.replace("-", "").lower() != "latin1" or not isinstance(text, str):
+        raise UnsafeFileError(f"refused _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
 
 
 def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:

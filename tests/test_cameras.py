@@ -1,0 +1,74 @@
+"""Projection and camera conversions on hand-made cases and consistency checks."""
+
+from __future__ import annotations
+
+import torch
+
+from staf.geometry.cameras import (
+    crop_cam_to_full_translation,
+    crop_cam_to_orig_cam,
+    crop_to_image_points,
+    default_focal_length,
+    image_to_crop_points,
+    orig_cam_project,
+    perspective_project,
+    weak_perspective_project,
+)
+
+
+def test_weak_perspective_hand_case():
+    points = torch.tensor([[[0.1, 0.2, 5.0], [-0.3, 0.0, -1.0]]])
+    cam = torch.tensor([[2.0, 0.1, -0.1]])
+    expected = torch.tensor([[[0.4, 0.2], [-0.4, -0.2]]])
+    assert torch.allclose(weak_perspective_project(points, cam), expected)
+
+
+def test_orig_cam_hand_case():
+    # a 100-px box centred in a 200×100 image: sx = s·100/200, sy = s·100/100, no offset
+    orig = crop_cam_to_orig_cam(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[100.0, 50.0, 100.0]]), 200, 100)
+    assert torch.allclose(orig, torch.tensor([[0.5, 1.0, 0.0, 0.0]]))
+    # a point at the body origin lands on the box centre
+    pixel = orig_cam_project(torch.zeros(1, 1, 3), orig, 200, 100)
+    assert torch.allclose(pixel, torch.tensor([[[100.0, 50.0]]]))
+
+
+def test_orig_cam_reproduces_the_crop_projection_in_the_image():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(5, 30, 3, generator=generator, dtype=torch.float64)
+    cam = torch.cat([torch.rand(5, 1, generator=generator, dtype=torch.float64) + 0.5,
+                     torch.randn(5, 2, generator=generator, dtype=torch.float64) * 0.2], dim=1)
+    bbox = torch.tensor([[300, 200, 150], [50, 60, 40], [640, 360, 500], [10, 700, 90], [400, 100, 220.0]],
+                        dtype=torch.float64)
+    width, height = 1280, 720
+    through_crop = crop_to_image_points(weak_perspective_project(points, cam), bbox)
+    through_orig = orig_cam_project(points, crop_cam_to_orig_cam(cam, bbox, width, height), width, height)
+    assert (through_crop - through_orig).abs().max() < 1e-9
+    assert (image_to_crop_points(through_crop, bbox) - weak_perspective_project(points, cam)).abs().max() < 1e-12
+
+
+def test_cliff_translation_hand_case():
+    translation = crop_cam_to_full_translation(
+        torch.tensor([[1.0, 0.1, -0.2]]), torch.tensor([[500.0, 500.0, 200.0]]), 1000, 1000, 1000.0)
+    # tz = 2f / (s·size) = 10; a centred box adds no offset to the crop translation
+    assert torch.allclose(translation, torch.tensor([[0.1, -0.2, 10.0]]))
+
+
+def test_cliff_translation_matches_weak_perspective_on_the_body_plane():
+    generator = torch.Generator().manual_seed(1)
+    points = torch.randn(4, 25, 3, generator=generator, dtype=torch.float64)
+    points[..., 2] = 0.0  # exact on z = 0; elsewhere a perspective effect
+    cam = torch.tensor([[0.9, 0.05, 0.1], [1.2, -0.1, 0.0], [0.6, 0.0, 0.3], [1.0, 0.2, -0.2]], dtype=torch.float64)
+    bbox = torch.tensor([[300, 200, 150], [900, 500, 300], [640, 360, 600], [100, 650, 120.0]], dtype=torch.float64)
+    width, height = 1280, 720
+    focal = default_focal_length(width, height)
+    translation = crop_cam_to_full_translation(cam, bbox, width, height, focal)
+    centre = torch.tensor([width / 2, height / 2], dtype=torch.float64)
+    full = perspective_project(points, translation, focal, centre)
+    weak = crop_to_image_points(weak_perspective_project(points, cam), bbox)
+    assert (full - weak).abs().max() < 1e-9
+
+
+def test_perspective_hand_case():
+    pixel = perspective_project(torch.tensor([[[1.0, -0.5, 0.0]]]), torch.tensor([[0.0, 0.0, 5.0]]), 500.0,
+                                torch.tensor([320.0, 240.0]))
+    assert torch.allclose(pixel, torch.tensor([[[420.0, 190.0]]]))
