@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     body.add_argument("--out", default="outputs/body.obj", help="mesh file (.obj, .ply, .glb, .stl)")
     body.add_argument("--joints-out", default=None, help="JSON file for the joint sets (default: beside --out)")
     body.set_defaults(handler=run_body)
+
+    convert = commands.add_parser("convert", help="convert checkpoints from other code bases")
+    sources = convert.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    official = sources.add_parser("official", help="the authors' STAF checkpoint (+ PyMAF backbone)")
+    official.add_argument("--head", required=True, help="official STAF checkpoint (.pth.tar with gen_state_dict)")
+    official.add_argument("--backbone", default=None, help="PyMAF base_model.pt with the ResNet-50 encoder")
+    official.add_argument("--out", required=True, help="staf checkpoint to write")
+    add_body_model_arguments(official)
+    official.set_defaults(handler=run_convert_official)
     return parser
 
 
@@ -160,6 +169,21 @@ def run_body(args: argparse.Namespace) -> int:
     joints.update({name: value[0].tolist() for name, value in out.joint_sets.items()})
     joints_path.write_text(json.dumps(joints, indent=1))
     print(f"wrote {mesh_path} ({body.num_vertices} vertices, {len(body.faces)} faces) and {joints_path}")
+    return 0
+
+
+def run_convert_official(args: argparse.Namespace) -> int:
+    from staf.body import BodyModel
+    from staf.models.checkpoint import convert_official, save_checkpoint
+
+    body = BodyModel.load(args.body_model, args.base_data, args.gender)
+    model, notes = convert_official(args.head, args.backbone, body)
+    save_checkpoint(args.out, model, extra={"converted_from": {"head": str(args.head), "backbone": str(args.backbone)},
+                                           "notes": notes})
+    for note in notes:
+        print(f"note: {note}")
+    print(f"wrote {args.out} (STAF, body model '{body.name}', "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters)")
     return 0
 
 

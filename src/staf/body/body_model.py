@@ -65,13 +65,15 @@ class BodyModel(nn.Module):
         self.num_betas = data.num_betas
         self.num_vertices = data.num_vertices
 
+        # Buffers are non-persistent: a body model is an asset read from its file, so it never
+        # enters the state dict of a network that holds it.
         def buffer(name: str, array: np.ndarray | None, float_type: bool = True) -> None:
             if array is None:
-                self.register_buffer(name, None)
+                self.register_buffer(name, None, persistent=False)
                 return
             tensor = torch.as_tensor(np.ascontiguousarray(array))
             tensor = tensor.to(dtype) if float_type else tensor.long()
-            self.register_buffer(name, tensor.to(device))
+            self.register_buffer(name, tensor.to(device), persistent=False)
 
         buffer("v_template", data.v_template)
         buffer("shapedirs", data.shapedirs)
@@ -89,10 +91,10 @@ class BodyModel(nn.Module):
         buffer("mean_pose_6d", None if mean is None else mean.pose_6d)
         buffer("mean_shape", None if mean is None else mean.shape)
         buffer("mean_cam", None if mean is None else mean.cam)
-        self.register_buffer("downsampling", _sparse_tensor(data.downsampling, dtype, device))
+        self.register_buffer("downsampling", _sparse_tensor(data.downsampling, dtype, device), persistent=False)
         self.spin49_index: torch.Tensor
-        self.register_buffer("spin49_index", torch.tensor(SPIN49_FROM_54, device=device))
-        self.register_buffer("lsp14_index", torch.tensor(H36M_TO_LSP14, device=device))
+        self.register_buffer("spin49_index", torch.tensor(SPIN49_FROM_54, device=device), persistent=False)
+        self.register_buffer("lsp14_index", torch.tensor(H36M_TO_LSP14, device=device), persistent=False)
 
     @classmethod
     def load(

@@ -1,0 +1,276 @@
+"""STAF: spatio-temporal alignment fusion (Yao et al., TCSVT 2024, §III-D, Fig. 3).
+
+For a window of T frames with target frame t* = T // 2 (shapes for ResNet-50, 224×224 crops):
+
+1. encoder φ0 (B, T, 2048, 7, 7); APM (eq. 9) replaces φ0[t*] by the mean over T;
+2. stage 1, every frame: φ1 = DeConv1(φ0) (256, 14, 14), grid sampling (21×21) + MLP → (T, 2205),
+   TCFM (eqs. 4–6), regressor 1 from the mean parameters → Θ1 per frame;
+3. stage 2: φ2 = DeConv2(φ1) (256, 28, 28), projection sampling of each frame's 431 down-sampled
+   vertices of Θ1 + MLP → (T, 2155), SAFM (eqs. 7–8) → one feature, regressor 2 from Θ1[t*] → Θ2;
+4. stage 3, target only: φ3 = DeConv3(φ2[t*]) (256, 56, 56), projection sampling with Θ2 + MLP,
+   regressor 3 from Θ2 → Θ3, the output.
+
+Parameters handed from one stage to the next are detached, as in the official code. Variants
+(Table IV): ``base`` (no APM, TCFM, SAFM), ``base+apm``, ``base+stf`` (TCFM + SAFM), ``staf``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from staf.body import BodyModel
+from staf.errors import StafError
+from staf.geometry.cameras import weak_perspective_project
+from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
+from staf.models.apm import average_pool_target
+from staf.models.backbone import ResNetEncoder
+from staf.models.decoder import FeaturePyramidDecoder
+from staf.models.regressor import IEFRegressor
+from staf.models.safm import SAFM, check_power_of_three
+from staf.models.sampling import PointFeatureMLP, grid_points, sample_features
+from staf.models.tcfm import TCFM
+
+VARIANTS = {
+    "base": (False, False, False),
+    "base+apm": (True, False, False),
+    "base+stf": (False, True, True),
+    "staf": (True, True, True),
+}
+
+
+@dataclasses.dataclass
+class STAFConfig:
+    """Architecture of STAF (defaults: the paper's and the official configuration).
+
+    Attributes:
+        variant: ``base``, ``base+apm``, ``base+stf`` or ``staf`` (sets APM, TCFM, SAFM).
+        backbone: ``resnet50`` (paper), ``resnet34`` or ``resnet18`` (small presets).
+        image_size: square crop size in pixels (224).
+        seq_len: T, frames per window (9); a power of 3 when SAFM is used.
+        decoder_channels: channels of the deconvolution stages (256).
+        grid_size: points per side of the stage-1 sampling grid (21).
+        mlp_channels: point-wise MLP channels (256, 128, 64, 5).
+        regressor_hidden: width of the IEF regressors (1024).
+        dropout: dropout of the IEF regressors (0.5).
+        safm_hidden: SAFM attention width (256).
+    """
+
+    variant: str = "staf"
+    backbone: str = "resnet50"
+    image_size: int = 224
+    seq_len: int = 9
+    decoder_channels: int = 256
+    grid_size: int = 21
+    mlp_channels: tuple[int, ...] = (256, 128, 64, 5)
+    regressor_hidden: int = 1024
+    dropout: float = 0.5
+    safm_hidden: int = 256
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise StafError(f"unknown STAF variant '{self.variant}'; choose one of {', '.join(VARIANTS)}")
+        if self.use_safm:
+            check_power_of_three(self.seq_len)
+        if self.mlp_channels[0] != self.decoder_channels:
+            raise StafError("mlp_channels[0] must equal decoder_channels")
+
+    @property
+    def use_apm(self) -> bool:
+        return VARIANTS[self.variant][0]
+
+    @property
+    def use_tcfm(self) -> bool:
+        return VARIANTS[self.variant][1]
+
+    @property
+    def use_safm(self) -> bool:
+        return VARIANTS[self.variant][2]
+
+    @property
+    def target_index(self) -> int:
+        return self.seq_len // 2
+
+
+@dataclasses.dataclass
+class BodyPrediction:
+    """One stage's prediction; leading dims ``(B, T)`` for stage 1, ``(B,)`` for stages 2–3.
+
+    Attributes:
+        pose_6d: (…, 144) pose in the 6D representation.
+        rotmat: (…, 24, 3, 3).
+        pose: (…, 72) axis-angle θ.
+        betas: (…, K).
+        cam: (…, 3) weak-perspective [s, tx, ty].
+        vertices: (…, N, 3).
+        joints: (…, 24, 3).
+        joint_sets: the body model's evaluation joints (``spin49``, ``h36m17``, ``lsp14``).
+        joints2d: projections in normalised crop coordinates of ``joints`` (key ``smpl24``) and
+            of every joint set, (…, J, 2).
+    """
+
+    pose_6d: torch.Tensor
+    rotmat: torch.Tensor
+    pose: torch.Tensor
+    betas: torch.Tensor
+    cam: torch.Tensor
+    vertices: torch.Tensor
+    joints: torch.Tensor
+    joint_sets: dict[str, torch.Tensor]
+    joints2d: dict[str, torch.Tensor]
+
+    def reshape(self, *leading: int) -> "BodyPrediction":
+        """The same prediction with the leading (flattened) dimension split into ``leading``."""
+        def split(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.reshape(*leading, *tensor.shape[1:])
+
+        values = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            values[field.name] = {k: split(v) for k, v in value.items()} if isinstance(value, dict) else split(value)
+        return BodyPrediction(**values)
+
+
+@dataclasses.dataclass
+class STAFOutput:
+    """Predictions of the three stages; ``final`` is stage 3 (the target frame)."""
+
+    stage1: BodyPrediction
+    stage2: BodyPrediction
+    stage3: BodyPrediction
+
+    @property
+    def final(self) -> BodyPrediction:
+        return self.stage3
+
+    @property
+    def stages(self) -> tuple[BodyPrediction, BodyPrediction, BodyPrediction]:
+        return self.stage1, self.stage2, self.stage3
+
+
+class STAF(nn.Module):
+    """The STAF network. The body model is built once by the caller and shared.
+
+    Args:
+        config: architecture.
+        body: body model (open model or SMPL); it provides the mean parameters, the
+            down-sampling to the 431-vertex mesh and the evaluation joints.
+    """
+
+    def __init__(self, config: STAFConfig, body: BodyModel) -> None:
+        super().__init__()
+        if body.mean_pose_6d is None or not body.has_downsampling:
+            raise StafError(
+                f"body model '{body.name}' lacks mean parameters or a down-sampling matrix, which "
+                "STAF needs; for SMPL put smpl_mean_params.npz and mesh_downsampling.npz in base_data"
+            )
+        self.config = config
+        self.body = body
+        self.encoder = ResNetEncoder(config.backbone)
+        self.decoder = FeaturePyramidDecoder(self.encoder.out_channels, config.decoder_channels)
+        self.point_mlps = nn.ModuleList(PointFeatureMLP(config.mlp_channels) for _ in range(3))
+        self.register_buffer("points_grid", grid_points(config.grid_size), persistent=False)
+        num_points = body.downsampling.shape[0]
+        grid_dim = config.grid_size**2 * config.mlp_channels[-1]
+        mesh_dim = num_points * config.mlp_channels[-1]
+        self.tcfm = TCFM(grid_dim) if config.use_tcfm else None
+        self.safm = SAFM(mesh_dim, config.safm_hidden) if config.use_safm else None
+        self.regressors = nn.ModuleList(
+            IEFRegressor(dim, config.regressor_hidden, body.num_betas, dropout=config.dropout)
+            for dim in (grid_dim, mesh_dim, mesh_dim)
+        )
+        self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
+        self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
+        self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
+
+    # ----------------------------------------------------------------- public
+
+    def forward(self, images: torch.Tensor) -> STAFOutput:
+        """(B, T, 3, H, W) normalised crops → :class:`STAFOutput`."""
+        batch, length = images.shape[:2]
+        features = self.encoder(images.flatten(0, 1))
+        return self.forward_features(features.unflatten(0, (batch, length)))
+
+    def forward_features(self, features: torch.Tensor) -> STAFOutput:
+        """From encoder features φ0 (B, T, C, h, w) (cached features in stage-2 training)."""
+        batch, length = features.shape[:2]
+        if length != self.config.seq_len:
+            raise StafError(f"expected windows of {self.config.seq_len} frames, got {length}")
+        target = self.config.target_index
+        if self.config.use_apm:
+            features = average_pool_target(features, target)
+        phi1 = self.decoder.stage(0, features.flatten(0, 1))
+        stage1 = self.stage1(self.grid_features(phi1).unflatten(0, (batch, length)))
+        if self.config.use_safm:
+            phi2 = self.decoder.stage(1, phi1)
+            mesh = self.mesh_features(1, phi2, stage1).unflatten(0, (batch, length))
+        else:
+            phi2 = self.decoder.stage(1, phi1.unflatten(0, (batch, length))[:, target])
+            mesh = self.mesh_features(1, phi2, self.select(stage1, batch, length, target))
+        stage2 = self.stage2(mesh, self.select(stage1, batch, length, target))
+        phi3 = self.decoder.stage(2, phi2.unflatten(0, (batch, -1))[:, target] if self.config.use_safm else phi2)
+        stage3 = self.stage3(self.mesh_features(2, phi3, stage2), stage2)
+        return STAFOutput(stage1.reshape(batch, length), stage2, stage3)
+
+    # ------------------------------------------------------------- the steps
+
+    def grid_features(self, phi1: torch.Tensor) -> torch.Tensor:
+        """Stage-1 grid sampling + MLP: (N, 256, h, w) → (N, 2205)."""
+        points = self.points_grid.to(phi1.dtype).expand(phi1.shape[0], -1, -1)
+        return self.point_mlps[0](sample_features(phi1, points))
+
+    def mesh_features(self, stage_index: int, phi: torch.Tensor, previous: BodyPrediction) -> torch.Tensor:
+        """Projection sampling (eqs. 2–3) at the down-sampled mesh of ``previous`` (detached):
+        (N, 256, h, w) → (N, 5·431)."""
+        points = self.body.downsample(previous.vertices.detach())
+        projected = weak_perspective_project(points, previous.cam.detach())
+        return self.point_mlps[stage_index](sample_features(phi, projected.to(phi.dtype)))
+
+    def stage1(self, grid: torch.Tensor) -> BodyPrediction:
+        """TCFM (if used) and regressor 1 from the mean parameters: (B, T, 2205) → Θ1 (B·T)."""
+        if self.tcfm is not None:
+            grid = self.tcfm(grid)
+        flat = grid.flatten(0, 1)
+        count = flat.shape[0]
+        return self.regress(0, flat, self.init_pose.expand(count, -1), self.init_shape.expand(count, -1),
+                            self.init_cam.expand(count, -1))
+
+    def stage2(self, mesh: torch.Tensor, previous: BodyPrediction) -> BodyPrediction:
+        """SAFM over (B, T, 2155) (or the target's (B, 2155) without SAFM) and regressor 2."""
+        fused = self.safm(mesh) if self.safm is not None else mesh
+        return self.regress(1, fused, previous.pose_6d.detach(), previous.betas.detach(), previous.cam.detach())
+
+    def stage3(self, mesh: torch.Tensor, previous: BodyPrediction) -> BodyPrediction:
+        """Regressor 3 from Θ2: (B, 2155) → Θ3."""
+        return self.regress(2, mesh, previous.pose_6d.detach(), previous.betas.detach(), previous.cam.detach())
+
+    def regress(self, index: int, features: torch.Tensor, pose_6d: torch.Tensor, betas: torch.Tensor,
+                cam: torch.Tensor) -> BodyPrediction:
+        pose_6d, betas, cam = self.regressors[index](features, pose_6d, betas, cam)
+        return self.predict_body(pose_6d, betas, cam)
+
+    def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor) -> BodyPrediction:
+        """Body model outputs and 2D projections for regressed parameters (N leading)."""
+        rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
+        out = self.body(rotmat, betas)
+        joints2d = {"smpl24": weak_perspective_project(out.joints, cam)}
+        joints2d.update({name: weak_perspective_project(value, cam) for name, value in out.joint_sets.items()})
+        return BodyPrediction(pose_6d, rotmat, matrix_to_axis_angle(rotmat).reshape(-1, 72), betas, cam,
+                              out.vertices, out.joints, out.joint_sets, joints2d)
+
+    @staticmethod
+    def select(prediction: BodyPrediction, batch: int, length: int, index: int) -> BodyPrediction:
+        """Frame ``index`` of a (B·T)-leading prediction, as a (B)-leading one."""
+        split = prediction.reshape(batch, length)
+        values = {}
+        for field in dataclasses.fields(split):
+            value = getattr(split, field.name)
+            values[field.name] = {k: v[:, index] for k, v in value.items()} if isinstance(value, dict) else value[:, index]
+        return BodyPrediction(**values)
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Every trainable parameter but the encoder's (the official "head")."""
+        encoder = {id(p) for p in self.encoder.parameters()}
+        return [p for p in self.parameters() if id(p) not in encoder]
