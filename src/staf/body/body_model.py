@@ -17,7 +17,7 @@ from torch import nn
 
 from staf.body.assets import load_body_model_data
 from staf.body.joint_sets import H36M_TO_LSP14, NUM_SMPL_JOINTS, SPIN49_FROM_54
-from staf.body.lbs import lbs
+from staf.body.lbs import blend_shapes, lbs, pose_features, rigid_transforms, skin_vertices
 from staf.body.model_data import BodyModelData
 from staf.errors import MissingAssetError
 from staf.geometry.rotations import pose_to_matrices
@@ -92,6 +92,9 @@ class BodyModel(nn.Module):
         buffer("mean_shape", None if mean is None else mean.shape)
         buffer("mean_cam", None if mean is None else mean.cam)
         self.register_buffer("downsampling", _sparse_tensor(data.downsampling, dtype, device), persistent=False)
+        support, compact = _compact_downsampling(data.downsampling)
+        buffer("downsampling_support", support, float_type=False)
+        buffer("downsampling_compact", compact)
         self.spin49_index: torch.Tensor
         self.register_buffer("spin49_index", torch.tensor(SPIN49_FROM_54, device=device), persistent=False)
         self.register_buffer("lsp14_index", torch.tensor(H36M_TO_LSP14, device=device), persistent=False)
@@ -201,6 +204,26 @@ class BodyModel(nn.Module):
         all54 = torch.cat([joints, keypoints, extra], dim=1)
         return all54[:, self.spin49_index.to(vertices.device)]
 
+    def downsampled_vertices(self, pose: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
+        """(B, M, 3) = ``downsample(forward(pose, betas).vertices)``, skinning only the vertices
+        the down-sampling reads (431 of 13,718 for the open model): the fast path of STAF's
+        projection sampling."""
+        if self.downsampling is None:
+            self.downsample(pose)  # raises the clear error
+        rotations = pose_to_matrices(pose, NUM_SMPL_JOINTS)
+        cast = {"dtype": rotations.dtype, "device": rotations.device}
+        support = self.downsampling_support.to(rotations.device)
+        shaped = self.v_template.to(**cast) + blend_shapes(betas.to(**cast), self.shapedirs.to(**cast))
+        rest_joints = torch.einsum("jn,bnc->bjc", self.j_regressor.to(**cast), shaped)
+        shaped = shaped[:, support]
+        if self.posedirs is not None:
+            posedirs = self.posedirs.to(**cast).view(self.posedirs.shape[0], -1, 3)[:, support]
+            shaped = shaped + (pose_features(rotations) @ posedirs.flatten(1)).view_as(shaped)
+        _, transforms = rigid_transforms(rotations, rest_joints, self.parents.to(rotations.device))
+        skinned = skin_vertices(shaped, self.weights.to(**cast)[support], transforms)
+        matrix = self.downsampling_compact.to(**cast)
+        return torch.einsum("mk,bkc->bmc", matrix, skinned)
+
     def downsample(self, vertices: torch.Tensor) -> torch.Tensor:
         """(B, N, 3) → (B, M, 3) with the model's down-sampling matrix (M = 431 for SMPL)."""
         if self.downsampling is None:
@@ -211,6 +234,15 @@ class BodyModel(nn.Module):
         matrix = self.downsampling.to(dtype=vertices.dtype, device=vertices.device)
         flat = vertices.permute(1, 0, 2).reshape(self.num_vertices, -1)
         return torch.sparse.mm(matrix, flat).reshape(-1, vertices.shape[0], 3).permute(1, 0, 2)
+
+
+def _compact_downsampling(matrix) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The columns a down-sampling matrix reads, and the matrix restricted to them (dense)."""
+    if matrix is None:
+        return None, None
+    csc = matrix.tocsc()
+    support = np.flatnonzero(np.diff(csc.indptr))
+    return support, csc[:, support].toarray()
 
 
 def _sparse_tensor(matrix, dtype: torch.dtype, device) -> torch.Tensor | None:

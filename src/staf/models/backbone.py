@@ -96,6 +96,10 @@ class ResNetEncoder(nn.Module):
         layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
+    def load_torchvision_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load a torchvision ResNet state dict (its ``fc.*`` classifier is dropped), strictly."""
+        self.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("fc.")}, strict=True)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalised images → (N, C, H/32, W/32)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))

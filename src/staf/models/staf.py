@@ -33,6 +33,9 @@ from staf.models.safm import SAFM, check_power_of_three
 from staf.models.sampling import PointFeatureMLP, grid_points, sample_features
 from staf.models.tcfm import TCFM
 
+#: regressed parameters (pose_6d (N, 144), betas (N, K), cam (N, 3))
+Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
 VARIANTS = {
     "base": (False, False, False),
     "base+apm": (True, False, False),
@@ -202,54 +205,59 @@ class STAF(nn.Module):
         if self.config.use_apm:
             features = average_pool_target(features, target)
         phi1 = self.decoder.stage(0, features.flatten(0, 1))
-        stage1 = self.stage1(self.grid_features(phi1).unflatten(0, (batch, length)))
+        params1 = self.stage1(self.grid_features(phi1).unflatten(0, (batch, length)))
+        target1 = tuple(p.unflatten(0, (batch, length))[:, target] for p in params1)
         if self.config.use_safm:
             phi2 = self.decoder.stage(1, phi1)
-            mesh = self.mesh_features(1, phi2, stage1).unflatten(0, (batch, length))
+            mesh = self.mesh_features(1, phi2, params1).unflatten(0, (batch, length))
+            phi2 = phi2.unflatten(0, (batch, length))[:, target]
         else:
             phi2 = self.decoder.stage(1, phi1.unflatten(0, (batch, length))[:, target])
-            mesh = self.mesh_features(1, phi2, self.select(stage1, batch, length, target))
-        stage2 = self.stage2(mesh, self.select(stage1, batch, length, target))
-        phi3 = self.decoder.stage(2, phi2.unflatten(0, (batch, -1))[:, target] if self.config.use_safm else phi2)
-        stage3 = self.stage3(self.mesh_features(2, phi3, stage2), stage2)
-        return STAFOutput(stage1.reshape(batch, length), stage2, stage3)
+            mesh = self.mesh_features(1, phi2, target1)
+        params2 = self.stage2(mesh, target1)
+        params3 = self.stage3(self.mesh_features(2, self.decoder.stage(2, phi2), params2), params2)
+        return STAFOutput(self.predict_body(*params1).reshape(batch, length), self.predict_body(*params2),
+                          self.predict_body(*params3))
 
     # ------------------------------------------------------------- the steps
+    # Each returns regressed parameters (pose_6d, betas, cam); the streaming runner calls the
+    # same steps with cached per-frame features, so both paths compute identically.
 
     def grid_features(self, phi1: torch.Tensor) -> torch.Tensor:
         """Stage-1 grid sampling + MLP: (N, 256, h, w) → (N, 2205)."""
         points = self.points_grid.to(phi1.dtype).expand(phi1.shape[0], -1, -1)
         return self.point_mlps[0](sample_features(phi1, points))
 
-    def mesh_features(self, stage_index: int, phi: torch.Tensor, previous: BodyPrediction) -> torch.Tensor:
-        """Projection sampling (eqs. 2–3) at the down-sampled mesh of ``previous`` (detached):
-        (N, 256, h, w) → (N, 5·431)."""
-        points = self.body.downsample(previous.vertices.detach())
-        projected = weak_perspective_project(points, previous.cam.detach())
-        return self.point_mlps[stage_index](sample_features(phi, projected.to(phi.dtype)))
+    def mesh_points(self, params: Params) -> torch.Tensor:
+        """Eq. 3: the down-sampled mesh of ``params`` (detached), weak-perspective projected:
+        (N, 431, 2) in normalised crop coordinates."""
+        pose_6d, betas, cam = (p.detach() for p in params)
+        rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
+        return weak_perspective_project(self.body.downsampled_vertices(rotmat, betas), cam)
 
-    def stage1(self, grid: torch.Tensor) -> BodyPrediction:
+    def mesh_features(self, stage_index: int, phi: torch.Tensor, params: Params,
+                      points: torch.Tensor | None = None) -> torch.Tensor:
+        """Projection sampling (eq. 2) + MLP at the mesh of ``params``: (N, 256, h, w) → (N, 5·431)."""
+        points = self.mesh_points(params) if points is None else points
+        return self.point_mlps[stage_index](sample_features(phi, points.to(phi.dtype)))
+
+    def stage1(self, grid: torch.Tensor) -> Params:
         """TCFM (if used) and regressor 1 from the mean parameters: (B, T, 2205) → Θ1 (B·T)."""
         if self.tcfm is not None:
             grid = self.tcfm(grid)
         flat = grid.flatten(0, 1)
         count = flat.shape[0]
-        return self.regress(0, flat, self.init_pose.expand(count, -1), self.init_shape.expand(count, -1),
-                            self.init_cam.expand(count, -1))
+        return self.regressors[0](flat, self.init_pose.expand(count, -1), self.init_shape.expand(count, -1),
+                                  self.init_cam.expand(count, -1))
 
-    def stage2(self, mesh: torch.Tensor, previous: BodyPrediction) -> BodyPrediction:
-        """SAFM over (B, T, 2155) (or the target's (B, 2155) without SAFM) and regressor 2."""
+    def stage2(self, mesh: torch.Tensor, previous: Params) -> Params:
+        """SAFM over (B, T, 2155) (or the target's (B, 2155) without SAFM) and regressor 2 from Θ1[t*]."""
         fused = self.safm(mesh) if self.safm is not None else mesh
-        return self.regress(1, fused, previous.pose_6d.detach(), previous.betas.detach(), previous.cam.detach())
+        return self.regressors[1](fused, *(p.detach() for p in previous))
 
-    def stage3(self, mesh: torch.Tensor, previous: BodyPrediction) -> BodyPrediction:
+    def stage3(self, mesh: torch.Tensor, previous: Params) -> Params:
         """Regressor 3 from Θ2: (B, 2155) → Θ3."""
-        return self.regress(2, mesh, previous.pose_6d.detach(), previous.betas.detach(), previous.cam.detach())
-
-    def regress(self, index: int, features: torch.Tensor, pose_6d: torch.Tensor, betas: torch.Tensor,
-                cam: torch.Tensor) -> BodyPrediction:
-        pose_6d, betas, cam = self.regressors[index](features, pose_6d, betas, cam)
-        return self.predict_body(pose_6d, betas, cam)
+        return self.regressors[2](mesh, *(p.detach() for p in previous))
 
     def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor) -> BodyPrediction:
         """Body model outputs and 2D projections for regressed parameters (N leading)."""
@@ -259,16 +267,6 @@ class STAF(nn.Module):
         joints2d.update({name: weak_perspective_project(value, cam) for name, value in out.joint_sets.items()})
         return BodyPrediction(pose_6d, rotmat, matrix_to_axis_angle(rotmat).reshape(-1, 72), betas, cam,
                               out.vertices, out.joints, out.joint_sets, joints2d)
-
-    @staticmethod
-    def select(prediction: BodyPrediction, batch: int, length: int, index: int) -> BodyPrediction:
-        """Frame ``index`` of a (B·T)-leading prediction, as a (B)-leading one."""
-        split = prediction.reshape(batch, length)
-        values = {}
-        for field in dataclasses.fields(split):
-            value = getattr(split, field.name)
-            values[field.name] = {k: v[:, index] for k, v in value.items()} if isinstance(value, dict) else value[:, index]
-        return BodyPrediction(**values)
 
     def head_parameters(self) -> list[nn.Parameter]:
         """Every trainable parameter but the encoder's (the official "head")."""
