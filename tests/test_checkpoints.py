@@ -107,3 +107,21 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, body):
         load_checkpoint(tmp_path / "mismatch.pt", body)
     model, _ = load_checkpoint(tmp_path / "small.pt", body)
     assert model.config.backbone == "resnet18"
+
+
+def test_with_smpl_topology_the_official_dmap_is_checked(tmp_path, base_data):
+    folder, written = base_data
+    smpl = BodyModel.load("smpl", base_data=folder)
+    head, _ = fake_official_files(tmp_path, smpl)
+    d0, d1 = written["D"]
+    dmap = torch.tensor((d1 @ d0).toarray(), dtype=torch.float32)
+    for index in range(3):
+        head[f"maf_extractor.{index}.Dmap"] = dmap
+    torch.save({"gen_state_dict": head}, tmp_path / "smpl.pth.tar")
+    model, notes = convert_official(tmp_path / "smpl.pth.tar", None, smpl)
+    assert "Dmap: matches the body model's down-sampling" in notes
+    assert model.body.num_vertices == 6890
+    head["maf_extractor.1.Dmap"] = dmap.flip(0)
+    torch.save({"gen_state_dict": head}, tmp_path / "other.pth.tar")
+    with pytest.raises(StafError, match="down-sampling differs"):
+        convert_official(tmp_path / "other.pth.tar", None, smpl)
