@@ -68,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     official.add_argument("--out", required=True, help="staf checkpoint to write")
     add_body_model_arguments(official)
     official.set_defaults(handler=run_convert_official)
+
+    evaluate = commands.add_parser("eval", help="evaluate a checkpoint on a benchmark or a db file")
+    evaluate.add_argument("--checkpoint", required=True, help="staf checkpoint")
+    evaluate.add_argument("--data", required=True, help="3dpw, mpii3d, h36m, synthetic, or the path of a *_db.pt file")
+    evaluate.add_argument("--split", default="test", help="split of a named dataset (default: test)")
+    evaluate.add_argument("--data-root", default=None, help=f"folder of the db files (else ${DB_DIR_ENV} or ./data/db)")
+    evaluate.add_argument("--image-root", default=None, help="folder the db's img_name paths are relative to")
+    evaluate.add_argument("--protocol", default=None, help="protocol for a db path (default: from its name)")
+    evaluate.add_argument("--crop-scale", type=float, default=1.3, help="square crop side = max(w, h) × this")
+    evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first N sequences")
+    evaluate.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
+    evaluate.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
+    evaluate.set_defaults(handler=run_eval)
     return parser
 
 
@@ -184,6 +199,55 @@ def run_convert_official(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {args.out} (STAF, body model '{body.name}', "
           f"{sum(p.numel() for p in model.parameters()):,} parameters)")
+    return 0
+
+
+DB_DIR_ENV = "STAF_DB_DIR"
+
+
+def resolve_data(args: argparse.Namespace):
+    """(db path, protocol) for --data NAME|PATH."""
+    from staf.data.db import read_db
+    from staf.errors import MissingAssetError
+    from staf.evaluation.protocols import PROTOCOLS, guess_protocol
+
+    if args.data in PROTOCOLS:
+        protocol = PROTOCOLS[args.data]
+        root = Path(args.data_root or os.environ.get(DB_DIR_ENV) or Path("data") / "db")
+        path = root / protocol.db_file.format(split=args.split)
+        if not path.is_file():
+            raise MissingAssetError(
+                f"{path.name} ({protocol.title}, split '{args.split}') was not found in {root.resolve()}. "
+                f"Pass --data-root DIR or set {DB_DIR_ENV}=DIR to the folder with the preprocessed db files "
+                "(made by the VIBE/TCMR/STAF preprocessing scripts), or give --data PATH of a db file."
+            )
+        return path, protocol
+    path = Path(args.data)
+    if not path.is_file():
+        raise MissingAssetError(f"--data {args.data}: neither a dataset name ({', '.join(PROTOCOLS)}) nor a file")
+    if args.protocol:
+        if args.protocol not in PROTOCOLS:
+            raise StafError(f"--protocol {args.protocol}: choose one of {', '.join(PROTOCOLS)}")
+        return path, PROTOCOLS[args.protocol]
+    return path, guess_protocol(path.name, lambda: read_db(path)["joints3D"].shape[1])
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from staf.body import BodyModel
+    from staf.evaluation.evaluate import evaluate, format_table, write_report
+    from staf.models.checkpoint import load_checkpoint
+
+    path, protocol = resolve_data(args)
+    body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
+    model, _ = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
+    result = evaluate(model, path, protocol, args.image_root, args.crop_scale, checkpoint=str(args.checkpoint),
+                      max_sequences=args.max_sequences)
+    out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
+    written = write_report(result, out)
+    print(format_table(result))
+    for note in result.notes:
+        print(f"note: {note}")
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -182,8 +182,13 @@ def save_checkpoint(path: str | Path, model: STAF, extra: dict[str, Any] | None 
     temporary.replace(path)  # never leave a half-written checkpoint under the real name
 
 
-def load_checkpoint(path: str | Path, body: BodyModel, device: torch.device | str = "cpu") -> tuple[STAF, dict]:
-    """Read a staf checkpoint into a new :class:`STAF` on ``device``; returns (model, payload)."""
+def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: torch.device | str = "cpu",
+                    base_data: str | Path | None = None) -> tuple[STAF, dict]:
+    """Read a staf checkpoint into a new :class:`STAF` on ``device``; returns (model, payload).
+
+    Without ``body``, the body model the checkpoint was made with is loaded ("open", or SMPL of
+    the recorded gender from ``base_data``).
+    """
     payload = read_torch_file(path, "staf checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise StafError(f"{path} is not a staf checkpoint; convert official STAF files with "
@@ -191,6 +196,10 @@ def load_checkpoint(path: str | Path, body: BodyModel, device: torch.device | st
     if payload.get("model") != "STAF":
         raise StafError(f"{path} holds a '{payload.get('model')}' model, not STAF")
     expected = payload.get("body_model", {})
+    if body is None:
+        name = str(expected.get("name", "open"))
+        spec, gender = ("smpl", name.split("-", 1)[1]) if name.startswith("smpl-") else ("open", "neutral")
+        body = BodyModel.load(spec, base_data, gender, device=device)
     if expected.get("num_vertices") not in (None, body.num_vertices):
         raise StafError(f"{path} was made with body model '{expected.get('name')}' "
                         f"({expected.get('num_vertices')} vertices); this is '{body.name}' "

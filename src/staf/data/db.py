@@ -1,0 +1,156 @@
+"""The preprocessed ``*_db.pt`` files of VIBE / TCMR / MPS-Net / STAF.
+
+Each file is a ``joblib.dump`` of a dict of per-frame arrays (N frames of many videos, in order):
+
+| key | shape | meaning |
+|---|---|---|
+| ``vid_name`` | (N,) str | video (sequence) name |
+| ``frame_id`` | (N,) int | frame number within the video |
+| ``img_name`` | (N,) str | path of the frame image |
+| ``joints3D`` | (N, J, 3) | 3D joints in metres (3DPW: J = 14 LSP; H36M, MPI-INF-3DHP: 49 SPIN) |
+| ``joints2D`` | (N, J2, 3) | 2D joints in pixels with confidence |
+| ``pose`` | (N, 72) | SMPL θ (axis-angle) |
+| ``shape`` | (N, 10) | SMPL β |
+| ``bbox`` | (N, 4) | person box (cx, cy, w, h) in pixels |
+| ``features`` | (N, 2048) | pre-computed image features (VIBE/TCMR) |
+| ``valid`` / ``valid_i`` | (N,) | frame validity flags |
+
+:func:`read_db` loads such a file with a restricted unpickler (numpy data only) and checks keys
+and shapes; :func:`write_db` writes one; :func:`split_sequences` splits the frames into
+sequences by video name and frame continuity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from staf.body.safe_pickle import RestrictedUnpickler
+from staf.errors import MalformedFileError, MissingAssetError, UnsafeFileError
+
+REQUIRED_KEYS = ("vid_name", "frame_id", "img_name", "bbox")
+
+#: expected trailing shape of each known key (None: any size on that axis)
+SHAPES: dict[str, tuple[int | None, ...]] = {
+    "vid_name": (),
+    "frame_id": (),
+    "img_name": (),
+    "joints3D": (None, 3),
+    "joints2D": (None, 3),
+    "pose": (72,),
+    "shape": (10,),
+    "bbox": (4,),
+    "features": (None,),
+    "valid": (),
+    "valid_i": (),
+}
+
+
+def _joblib_unpickler():
+    from joblib import numpy_pickle
+
+    class RestrictedJoblibUnpickler(numpy_pickle.NumpyUnpickler):
+        """joblib's unpickler with the body-model files' restricted globals (+ its array wrapper)."""
+
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "joblib.numpy_pickle" and name == "NumpyArrayWrapper":
+                return numpy_pickle.NumpyArrayWrapper
+            found = RestrictedUnpickler._lookup(module, name)
+            if found is None:
+                raise UnsafeFileError(
+                    f"{self.filename}: refused to load '{module}.{name}'. staf reads only numpy data "
+                    "from db files and never runs code from a file."
+                )
+            return found
+
+    return numpy_pickle, RestrictedJoblibUnpickler
+
+
+def read_db(path: str | Path, required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, np.ndarray]:
+    """Read and validate a ``*_db.pt`` file.
+
+    Raises:
+        MissingAssetError: the file does not exist.
+        UnsafeFileError: it names code.
+        MalformedFileError: not a dict of arrays, a required key is missing, a known key has the
+            wrong shape, or the keys disagree on the number of frames (each problem is named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingAssetError(f"dataset file {path} does not exist")
+    numpy_pickle, unpickler_class = _joblib_unpickler()
+    try:
+        with open(path, "rb") as handle, numpy_pickle._validate_fileobject_and_memmap(handle, str(path), None) as (stream, _):
+            if isinstance(stream, str):
+                raise MalformedFileError(f"{path}: written by joblib < 0.10, which staf does not read; "
+                                         "re-save it with a current joblib")
+            data = unpickler_class(str(path), stream, ensure_native_byte_order=True).load()
+    except (UnsafeFileError, MalformedFileError):
+        raise
+    except Exception as exc:
+        raise MalformedFileError(f"{path}: not a readable joblib file ({type(exc).__name__}: {exc})") from exc
+    return validate_db(data, str(path), required)
+
+
+def validate_db(data: Any, source: str, required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, np.ndarray]:
+    """Check a db dict; returns it with every value as a numpy array."""
+    if not isinstance(data, dict):
+        raise MalformedFileError(f"{source}: expected a dict of per-frame arrays, found {type(data).__name__}")
+    problems = [f"missing key '{key}'" for key in required if key not in data]
+    arrays = {key: np.asarray(value) for key, value in data.items()}
+    lengths = {key: len(value) for key, value in arrays.items() if value.ndim > 0}
+    if lengths and len(set(lengths.values())) > 1:
+        counts = ", ".join(f"{key} {count}" for key, count in sorted(lengths.items()))
+        problems.append(f"keys disagree on the number of frames ({counts})")
+    for key, expected in SHAPES.items():
+        if key not in arrays:
+            continue
+        got = arrays[key].shape[1:]
+        if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
+            shown = ", ".join("J" if e is None else str(e) for e in expected)
+            problems.append(f"'{key}' has shape {arrays[key].shape}, expected (N{', ' if expected else ''}{shown})")
+    if problems:
+        raise MalformedFileError(f"{source}: " + "; ".join(problems))
+    return arrays
+
+
+def write_db(path: str | Path, data: dict[str, np.ndarray]) -> None:
+    """Write a db dict with ``joblib.dump`` after validating it (the format VIBE/TCMR read)."""
+    import joblib
+
+    arrays = validate_db(data, str(path))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(arrays, path)
+
+
+@dataclasses.dataclass
+class Sequence:
+    """One continuous video sequence of a db: ``rows`` index its frames in the file."""
+
+    name: str
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def split_sequences(data: dict[str, np.ndarray]) -> list[Sequence]:
+    """Split frames into sequences where the video name changes or frame ids are not consecutive.
+
+    Sequences split by a gap are named ``name``, ``name#2``, ``name#3``, … in order.
+    """
+    names = np.asarray(data["vid_name"]).astype(str)
+    frames = np.asarray(data["frame_id"]).astype(np.int64)
+    breaks = np.flatnonzero((names[1:] != names[:-1]) | (frames[1:] != frames[:-1] + 1)) + 1
+    sequences: list[Sequence] = []
+    seen: dict[str, int] = {}
+    for rows in np.split(np.arange(len(names)), breaks):
+        if len(rows) == 0:
+            continue
+        name = str(names[rows[0]])
+        seen[name] = seen.get(name, 0) + 1
+        sequences.append(Sequence(name if seen[name] == 1 else f"{name}#{seen[name]}", rows))
+    return sequences

@@ -1,0 +1,223 @@
+"""Run a model over every sequence of a db file and measure it (``staf eval``).
+
+Each frame is predicted as the target of its own window, edges padded (the streaming runner);
+metrics are computed per sequence (acceleration never spans two videos) and averaged over the
+evaluated frames of all sequences.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, square_box
+from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
+from staf.errors import MissingAssetError, StafError
+from staf.evaluation import metrics
+from staf.evaluation.protocols import Protocol
+from staf.inference import StreamingRunner
+from staf.models import STAF
+
+METRIC_NAMES = ("pa_mpjpe", "mpjpe", "pve", "accel", "accel_ms2", "pred_accel")
+
+
+@dataclasses.dataclass
+class SequenceResult:
+    """Per-sequence means (mm; accel in mm/frame² and m/s²) and the accel-error curve."""
+
+    name: str
+    frames: int
+    evaluated: int
+    pa_mpjpe: float
+    mpjpe: float
+    pve: float | None
+    accel: float
+    accel_ms2: float
+    pred_accel: float
+    accel_frames: int
+    accel_curve: list[float]
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    protocol: str
+    title: str
+    data: str
+    checkpoint: str
+    metrics: dict[str, float | None]
+    sequences: list[SequenceResult]
+    notes: list[str]
+
+
+def resolve_image(name: str, image_root: Path | None) -> Path:
+    """The image a db row names: as written, under ``image_root``, or by its last two parts."""
+    path = Path(name)
+    candidates = [path]
+    if image_root is not None:
+        candidates += [image_root / path, image_root / Path(*path.parts[-2:])]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise MissingAssetError(f"image '{name}' of the dataset was not found (tried: {tried}); "
+                            "pass --image-root DIR, the folder the db's img_name paths are relative to")
+
+
+def sequence_crops(data: dict[str, np.ndarray], sequence: Sequence, image_root: Path | None, size: int,
+                   scale: float) -> torch.Tensor:
+    """(T, 3, size, size) normalised crops of one sequence."""
+    boxes = square_box(data["bbox"][sequence.rows], scale)
+    images = [crop(read_image(resolve_image(str(data["img_name"][row]), image_root)), box, size)
+              for row, box in zip(sequence.rows, boxes)]
+    return normalise(np.stack(images))
+
+
+def evaluate(model: STAF, data_path: str | Path, protocol: Protocol, image_root: str | Path | None = None,
+             crop_scale: float = DB_CROP_SCALE, checkpoint: str = "", max_sequences: int | None = None,
+             progress: bool = True) -> EvaluationResult:
+    """Measure ``model`` on a db file with ``protocol``."""
+    data = read_db(data_path, required=REQUIRED_KEYS + ("joints3D",))
+    sequences = split_sequences(data)[:max_sequences]
+    image_root = Path(image_root) if image_root is not None else None
+    fps = float(np.asarray(data["fps"]).reshape(-1)[0]) if "fps" in data else protocol.fps
+    body = model.body
+    notes = []
+    with_mesh = _mesh_comparable(protocol, body.name, data, notes)
+    runner = StreamingRunner(model)
+    device = next(model.parameters()).device
+    results = []
+    bar = tqdm(total=sum(len(s) for s in sequences), unit="frame", desc=f"eval {protocol.name}", disable=not progress)
+    for sequence in sequences:
+        crops = sequence_crops(data, sequence, image_root, model.config.image_size, crop_scale)
+        prediction = runner(crops.to(device))
+        results.append(_measure(sequence, data, prediction, protocol, fps, with_mesh, body))
+        bar.update(len(sequence))
+        bar.set_postfix(sequences=f"{len(results)}/{len(sequences)}")
+    bar.close()
+    if not results:
+        raise StafError(f"{data_path}: no sequences to evaluate")
+    return EvaluationResult(protocol.name, protocol.title, str(data_path), checkpoint, _aggregate(results, with_mesh),
+                            results, notes)
+
+
+def _mesh_comparable(protocol: Protocol, body_name: str, data: dict, notes: list[str]) -> bool:
+    if protocol.mesh is None or "pose" not in data or "shape" not in data:
+        notes.append("PVE not computed: the protocol or the file has no ground-truth mesh")
+        return False
+    if protocol.mesh == "smpl" and not body_name.startswith("smpl"):
+        notes.append(f"PVE not computed: the ground truth is SMPL but the body model is '{body_name}' "
+                     "(use --body-model smpl)")
+        return False
+    return True
+
+
+@torch.no_grad()
+def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, body) -> SequenceResult:
+    rows = sequence.rows
+    gt = torch.as_tensor(data["joints3D"][rows], dtype=torch.float32)
+    gt = gt[:, list(protocol.gt_joints)] if protocol.gt_joints is not None else gt
+    pred = prediction.joint_sets[protocol.pred_joint_set].float().cpu()
+    pred = pred[:, list(protocol.pred_joints)] if protocol.pred_joints is not None else pred
+    if pred.shape != gt.shape:
+        raise StafError(f"prediction has joints {tuple(pred.shape[1:])} but the ground truth {tuple(gt.shape[1:])}; "
+                        f"is '{protocol.name}' the right protocol for this file?")
+    valid = torch.ones(len(rows), dtype=torch.bool)
+    if protocol.valid_key and protocol.valid_key in data:
+        valid = torch.as_tensor(np.asarray(data[protocol.valid_key][rows]).reshape(len(rows)) > 0)
+    pred_c, gt_c = metrics.centre(pred, protocol.pelvis), metrics.centre(gt, protocol.pelvis)
+    per_frame_mpjpe = metrics.mpjpe(pred, gt, protocol.pelvis)[valid]
+    per_frame_pa = metrics.pa_mpjpe(pred, gt)[valid]
+    pve = None
+    if with_mesh:
+        gt_mesh = body(torch.as_tensor(data["pose"][rows], dtype=torch.float32),
+                       torch.as_tensor(data["shape"][rows], dtype=torch.float32)).vertices
+        pve = float(metrics.pve(prediction.vertices.float().cpu(), gt_mesh.cpu())[valid].mean()) if valid.any() else None
+    interior = metrics.interior_valid(valid, len(rows))
+    curve = metrics.accel_error(pred_c, gt_c) if len(rows) >= 3 else torch.zeros(0)
+    own = metrics.mean_acceleration(pred_c) if len(rows) >= 3 else torch.zeros(0)
+    accel = float(curve[interior].mean()) if interior.any() else float("nan")
+    return SequenceResult(sequence.name, len(rows), int(valid.sum()), float(per_frame_pa.mean()),
+                          float(per_frame_mpjpe.mean()), pve, accel, metrics.to_metres_per_second_squared(accel, fps),
+                          float(own.mean()) if len(own) else float("nan"), int(interior.sum()), curve.tolist())
+
+
+def _aggregate(results: list[SequenceResult], with_mesh: bool) -> dict[str, float | None]:
+    """Frame-weighted means over sequences (accel weighted by interior frames)."""
+    weights = np.array([r.evaluated for r in results], dtype=np.float64)
+    accel_weights = np.array([r.accel_frames for r in results], dtype=np.float64)
+
+    def mean(name: str, w: np.ndarray) -> float | None:
+        values = np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in results])
+        keep = np.isfinite(values) & (w > 0)
+        return float(np.average(values[keep], weights=w[keep])) if keep.any() else None
+
+    summary = {name: mean(name, weights) for name in ("pa_mpjpe", "mpjpe")}
+    summary["pve"] = mean("pve", weights) if with_mesh else None
+    for name in ("accel", "accel_ms2", "pred_accel"):
+        summary[name] = mean(name, accel_weights)
+    summary["frames"] = float(weights.sum())
+    summary["sequences"] = float(len(results))
+    return summary
+
+
+# ----------------------------------------------------------------------- report
+
+
+def format_table(result: EvaluationResult) -> str:
+    """The results in the layout of the paper's Table I (one dataset block)."""
+    columns = ("PA-MPJPE ↓", "MPJPE ↓", "PVE ↓", "ACCEL ↓")
+    keys = ("pa_mpjpe", "mpjpe", "pve", "accel")
+    cells = ["–" if result.metrics[k] is None else f"{result.metrics[k]:.1f}" for k in keys]
+    name = Path(result.checkpoint).name or "model"
+    width = max(len(name), 8)
+    header = f"{'Method':<{width}} | " + " | ".join(f"{c:>10}" for c in columns)
+    rule = "-" * len(header)
+    title = f"{result.title} ({int(result.metrics['sequences'])} sequences, {int(result.metrics['frames'])} frames; mm, accel mm/frame²)"
+    row = f"{name:<{width}} | " + " | ".join(f"{c:>10}" for c in cells)
+    return "\n".join([title, rule, header, rule, row, rule])
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, worst: int = 4) -> list[Path]:
+    """metrics.json, per_sequence.csv and accel_worst.png into ``out_dir``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "metrics.json", out / "per_sequence.csv", out / "accel_worst.png"]
+    payload = {"protocol": result.protocol, "data": result.data, "checkpoint": result.checkpoint,
+               "units": {"pa_mpjpe": "mm", "mpjpe": "mm", "pve": "mm", "accel": "mm/frame^2",
+                         "accel_ms2": "m/s^2", "pred_accel": "mm/frame^2"},
+               "metrics": result.metrics, "notes": result.notes}
+    paths[0].write_text(json.dumps(payload, indent=2) + "\n")
+    with paths[1].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sequence", "frames", "evaluated", *METRIC_NAMES])
+        for r in result.sequences:
+            writer.writerow([r.name, r.frames, r.evaluated, *(("" if getattr(r, m) is None else f"{getattr(r, m):.3f}")
+                                                              for m in METRIC_NAMES)])
+    _plot_worst(result, paths[2], worst)
+    return paths
+
+
+def _plot_worst(result: EvaluationResult, path: Path, worst: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted((r for r in result.sequences if r.accel_curve), key=lambda r: -np.nan_to_num(r.accel))[:worst]
+    figure, axis = plt.subplots(figsize=(8, 3.2), dpi=100)
+    for r in ranked:
+        axis.plot(np.arange(1, len(r.accel_curve) + 1), r.accel_curve, lw=1, label=f"{r.name} ({r.accel:.1f})")
+    axis.set_xlabel("frame")
+    axis.set_ylabel("accel error (mm/frame²)")
+    axis.set_title(f"{result.title}: acceleration error over time, worst {len(ranked)} sequences")
+    if ranked:
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
