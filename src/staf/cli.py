@@ -83,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
     evaluate.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
     evaluate.set_defaults(handler=run_eval)
+
+    synth = commands.add_parser("synth", help="generate labelled synthetic videos of the open body model")
+    synth.add_argument("--out", required=True, help="output folder (finished sequences are kept and reused)")
+    synth.add_argument("--preset", default=None, help="synthbench-test, synth-train, synth-val, or a YAML file")
+    synth.add_argument("--sequences", type=int, default=None)
+    synth.add_argument("--frames", type=int, default=None)
+    synth.add_argument("--seed", type=int, default=None)
+    synth.add_argument("--size", type=int, default=None, help="full-frame size in pixels (square, default 224)")
+    synth.add_argument("--crop-size", type=int, default=None, help="person crop size (default 224)")
+    synth.add_argument("--split", default=None, help="name in synth_SPLIT_db.pt (default train)")
+    synth.add_argument("--backgrounds", default=None, help="folder of background images (default: procedural)")
+    synth.add_argument("--motion-blur", action="store_true", default=None)
+    synth.add_argument("--preview", action="store_true", help="also write a contact sheet, preview.png")
+    synth.set_defaults(handler=run_synth)
     return parser
 
 
@@ -199,6 +213,21 @@ def run_convert_official(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {args.out} (STAF, body model '{body.name}', "
           f"{sum(p.numel() for p in model.parameters()):,} parameters)")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from staf.config import from_dict, load_config
+    from staf.data.synthetic import SynthConfig, synthesize
+
+    overrides = {key: getattr(args, key) for key in ("sequences", "frames", "seed", "size", "crop_size", "split",
+                                                     "backgrounds", "motion_blur") if getattr(args, key) is not None}
+    if args.backgrounds is not None and not Path(args.backgrounds).is_dir():
+        raise StafError(f"--backgrounds {args.backgrounds}: not a folder")
+    config = (load_config(SynthConfig, args.preset, overrides) if args.preset
+              else from_dict(SynthConfig, overrides, "staf synth"))
+    database = synthesize(config, args.out, preview=args.preview)
+    print(f"wrote {config.sequences} sequences × {config.frames} frames to {args.out}; ground truth: {database}")
     return 0
 
 
