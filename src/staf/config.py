@@ -38,19 +38,33 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
     if unknown:
         raise StafError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = from_dict(hint, value, f"{where}.{name}")
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+    kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in values.items()}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise StafError(f"{where}: {exc}") from exc
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    """A YAML value for a field of type ``hint``: nested dataclasses, tuples of them, Optional."""
+    import types
+
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        if value is None:
+            return None
+        dataclass_options = [option for option in options if dataclasses.is_dataclass(option)]
+        return from_dict(dataclass_options[0], value, where) if dataclass_options and isinstance(value, dict) else value
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        arguments = typing.get_args(hint)
+        item = arguments[0] if arguments else None
+        if item is not None and dataclasses.is_dataclass(item):
+            return tuple(from_dict(item, entry, f"{where}[{index}]") for index, entry in enumerate(value))
+        return tuple(value)
+    return value
 
 
 def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | None = None) -> T:

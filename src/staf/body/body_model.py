@@ -28,7 +28,7 @@ class BodyOutput:
     """What :class:`BodyModel` returns.
 
     Attributes:
-        vertices: (B, N, 3) posed vertices (translation applied).
+        vertices: (B, N, 3) posed vertices (translation applied); None with ``vertices=False``.
         joints: (B, 24, 3) posed skeleton joints (translation applied).
         rotations: (B, 24, 3, 3) the local joint rotations used.
         betas: (B, K) the shape used.
@@ -36,7 +36,7 @@ class BodyOutput:
             ``"lsp14"`` (B, 14, 3), each present when the model has the regressors for it.
     """
 
-    vertices: torch.Tensor
+    vertices: torch.Tensor | None
     joints: torch.Tensor
     rotations: torch.Tensor
     betas: torch.Tensor
@@ -92,12 +92,27 @@ class BodyModel(nn.Module):
         buffer("mean_shape", None if mean is None else mean.shape)
         buffer("mean_cam", None if mean is None else mean.cam)
         self.register_buffer("downsampling", _sparse_tensor(data.downsampling, dtype, device), persistent=False)
+        self._register_joint_support(data, buffer)
         support, compact = _compact_downsampling(data.downsampling)
         buffer("downsampling_support", support, float_type=False)
         buffer("downsampling_compact", compact)
         self.spin49_index: torch.Tensor
         self.register_buffer("spin49_index", torch.tensor(SPIN49_FROM_54, device=device), persistent=False)
         self.register_buffer("lsp14_index", torch.tensor(H36M_TO_LSP14, device=device), persistent=False)
+
+    def _register_joint_support(self, data: BodyModelData, buffer) -> None:
+        """The vertices the joint sets read, and the regressors / keypoint ids restricted to them."""
+        regressors = [data.regressors[k] for k in ("extra", "h36m") if k in data.regressors]
+        columns = set(np.flatnonzero(np.abs(np.concatenate(regressors)).sum(0))) if regressors else set()
+        if data.vertex_keypoint_ids is not None:
+            columns |= set(data.vertex_keypoint_ids.tolist())
+        support = np.array(sorted(columns), dtype=np.int64)
+        position = {vertex: index for index, vertex in enumerate(support)}
+        buffer("joint_support", support, float_type=False)
+        buffer("support_extra", data.regressors["extra"][:, support] if "extra" in data.regressors else None)
+        buffer("support_h36m", data.regressors["h36m"][:, support] if "h36m" in data.regressors else None)
+        ids = data.vertex_keypoint_ids
+        buffer("support_keypoint_ids", None if ids is None else np.array([position[i] for i in ids]), float_type=False)
 
     @classmethod
     def load(
@@ -131,6 +146,7 @@ class BodyModel(nn.Module):
         betas: torch.Tensor | None = None,
         transl: torch.Tensor | None = None,
         joint_sets: tuple[str, ...] | None = None,
+        vertices: bool = True,
     ) -> BodyOutput:
         """Pose and shape the body.
 
@@ -139,6 +155,8 @@ class BodyModel(nn.Module):
             betas: (B, K) with K ≤ :attr:`num_betas`; zeros when omitted.
             transl: (B, 3) global translation added to vertices and joints.
             joint_sets: which of :attr:`joint_set_names` to compute (default: all).
+            vertices: False skins only the vertices the joint sets read (≈ 2,000 of 13,718 for
+                the open model) and returns ``vertices=None``: the fast path for training losses.
 
         Returns:
             :class:`BodyOutput`, in the dtype and on the device of ``pose``.
@@ -153,6 +171,8 @@ class BodyModel(nn.Module):
                 f"K ≤ {self.num_betas} for this body model"
             )
         cast = {"dtype": dtype, "device": device}
+        if not vertices:
+            return self._joints_only(rotations, betas.to(**cast), transl, joint_sets)
         vertices, joints = lbs(
             betas.to(**cast),
             rotations,
@@ -169,9 +189,18 @@ class BodyModel(nn.Module):
         sets = self._joint_sets(vertices, joints, joint_sets)
         return BodyOutput(vertices, joints, rotations, betas, sets)
 
+    def _joints_only(self, rotations, betas, transl, joint_sets) -> BodyOutput:
+        skinned, joints = self.skin_subset(rotations, betas, self.joint_support)
+        if transl is not None:
+            skinned = skinned + transl.to(skinned)[:, None]
+            joints = joints + transl.to(joints)[:, None]
+        sets = self._joint_sets(skinned, joints, joint_sets, subset=True)
+        return BodyOutput(None, joints, rotations, betas, sets)
+
     def _joint_sets(
-        self, vertices: torch.Tensor, joints: torch.Tensor, wanted: tuple[str, ...] | None
+        self, vertices: torch.Tensor, joints: torch.Tensor, wanted: tuple[str, ...] | None, subset: bool = False
     ) -> dict[str, torch.Tensor]:
+        """Joint sets from full vertices, or (``subset``) from the :attr:`joint_support` vertices."""
         available = self.joint_set_names
         wanted = available if wanted is None else wanted
         for name in wanted:
@@ -183,9 +212,9 @@ class BodyModel(nn.Module):
                 )
         sets: dict[str, torch.Tensor] = {}
         if "spin49" in wanted:
-            sets["spin49"] = self.spin49_joints(vertices, joints)
+            sets["spin49"] = self.spin49_joints(vertices, joints, subset)
         if "h36m17" in wanted or "lsp14" in wanted:
-            h36m = self.regress(self.regressor_h36m, vertices)
+            h36m = self.regress(self.support_h36m if subset else self.regressor_h36m, vertices)
             if "h36m17" in wanted:
                 sets["h36m17"] = h36m
             if "lsp14" in wanted:
@@ -197,12 +226,28 @@ class BodyModel(nn.Module):
         """(K, N) regressor applied to (B, N, 3) vertices → (B, K, 3)."""
         return torch.einsum("kn,bnc->bkc", regressor.to(vertices.dtype), vertices)
 
-    def spin49_joints(self, vertices: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+    def spin49_joints(self, vertices: torch.Tensor, joints: torch.Tensor, subset: bool = False) -> torch.Tensor:
         """The 49-joint SPIN/VIBE set from ``[24 joints, 21 vertex keypoints, 9 extra]``."""
-        keypoints = vertices[:, self.vertex_keypoint_ids.to(vertices.device)]
-        extra = self.regress(self.regressor_extra, vertices)
+        ids = self.support_keypoint_ids if subset else self.vertex_keypoint_ids
+        keypoints = vertices[:, ids.to(vertices.device)]
+        extra = self.regress(self.support_extra if subset else self.regressor_extra, vertices)
         all54 = torch.cat([joints, keypoints, extra], dim=1)
         return all54[:, self.spin49_index.to(vertices.device)]
+
+    def skin_subset(self, rotations: torch.Tensor, betas: torch.Tensor, subset: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """LBS of the vertices ``subset`` only: (B, |subset|, 3) vertices and (B, 24, 3) joints
+        (no translation); equal to indexing the full :meth:`forward` output."""
+        cast = {"dtype": rotations.dtype, "device": rotations.device}
+        subset = subset.to(rotations.device)
+        shaped = self.v_template.to(**cast) + blend_shapes(betas.to(**cast), self.shapedirs.to(**cast))
+        rest_joints = torch.einsum("jn,bnc->bjc", self.j_regressor.to(**cast), shaped)
+        shaped = shaped[:, subset]
+        if self.posedirs is not None:
+            posedirs = self.posedirs.to(**cast).view(self.posedirs.shape[0], -1, 3)[:, subset]
+            shaped = shaped + (pose_features(rotations) @ posedirs.flatten(1)).view_as(shaped)
+        joints, transforms = rigid_transforms(rotations, rest_joints, self.parents.to(rotations.device))
+        return skin_vertices(shaped, self.weights.to(**cast)[subset], transforms), joints
 
     def downsampled_vertices(self, pose: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
         """(B, M, 3) = ``downsample(forward(pose, betas).vertices)``, skinning only the vertices
@@ -211,18 +256,8 @@ class BodyModel(nn.Module):
         if self.downsampling is None:
             self.downsample(pose)  # raises the clear error
         rotations = pose_to_matrices(pose, NUM_SMPL_JOINTS)
-        cast = {"dtype": rotations.dtype, "device": rotations.device}
-        support = self.downsampling_support.to(rotations.device)
-        shaped = self.v_template.to(**cast) + blend_shapes(betas.to(**cast), self.shapedirs.to(**cast))
-        rest_joints = torch.einsum("jn,bnc->bjc", self.j_regressor.to(**cast), shaped)
-        shaped = shaped[:, support]
-        if self.posedirs is not None:
-            posedirs = self.posedirs.to(**cast).view(self.posedirs.shape[0], -1, 3)[:, support]
-            shaped = shaped + (pose_features(rotations) @ posedirs.flatten(1)).view_as(shaped)
-        _, transforms = rigid_transforms(rotations, rest_joints, self.parents.to(rotations.device))
-        skinned = skin_vertices(shaped, self.weights.to(**cast)[support], transforms)
-        matrix = self.downsampling_compact.to(**cast)
-        return torch.einsum("mk,bkc->bmc", matrix, skinned)
+        skinned, _ = self.skin_subset(rotations, betas, self.downsampling_support)
+        return torch.einsum("mk,bkc->bmc", self.downsampling_compact.to(skinned.dtype), skinned)
 
     def downsample(self, vertices: torch.Tensor) -> torch.Tensor:
         """(B, N, 3) → (B, M, 3) with the model's down-sampling matrix (M = 431 for SMPL)."""

@@ -51,7 +51,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def normalise(crops: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 RGB → (N, 3, H, W) float32, ImageNet-normalised."""
-    tensor = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255.0
+    tensor = torch.from_numpy(np.array(crops, copy=True)).permute(0, 3, 1, 2).float() / 255.0
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (tensor - mean) / std

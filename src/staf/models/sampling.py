@@ -50,9 +50,13 @@ class PointFeatureMLP(nn.Module):
         )
 
     def forward(self, point_features: torch.Tensor) -> torch.Tensor:
-        """(N, C_in, P) → (N, C_out·P), channel-major."""
-        y = point_features
+        """(N, C_in, P) → (N, C_out·P), channel-major.
+
+        The 1×1 convolutions are computed as matrix products on channel-last features (the
+        same parameters; several times faster than ``conv1d`` on CPUs)."""
+        inputs = point_features.transpose(1, 2)  # (N, P, C_in)
+        y = inputs
         for index, layer in enumerate(self.layers):
-            y = layer(y if index == 0 else torch.cat([y, point_features], dim=1))
+            y = F.linear(y if index == 0 else torch.cat([y, inputs], dim=-1), layer.weight[..., 0], layer.bias)
             y = F.leaky_relu(y) if index < len(self.layers) - 1 else F.relu(y)
-        return y.flatten(1)
+        return y.transpose(1, 2).flatten(1)

@@ -107,7 +107,7 @@ class BodyPrediction:
         pose: (…, 72) axis-angle θ.
         betas: (…, K).
         cam: (…, 3) weak-perspective [s, tx, ty].
-        vertices: (…, N, 3).
+        vertices: (…, N, 3), or None when made with ``meshes=False``.
         joints: (…, 24, 3).
         joint_sets: the body model's evaluation joints (``spin49``, ``h36m17``, ``lsp14``).
         joints2d: projections in normalised crop coordinates of ``joints`` (key ``smpl24``) and
@@ -119,15 +119,15 @@ class BodyPrediction:
     pose: torch.Tensor
     betas: torch.Tensor
     cam: torch.Tensor
-    vertices: torch.Tensor
+    vertices: torch.Tensor | None
     joints: torch.Tensor
     joint_sets: dict[str, torch.Tensor]
     joints2d: dict[str, torch.Tensor]
 
     def reshape(self, *leading: int) -> "BodyPrediction":
         """The same prediction with the leading (flattened) dimension split into ``leading``."""
-        def split(tensor: torch.Tensor) -> torch.Tensor:
-            return tensor.reshape(*leading, *tensor.shape[1:])
+        def split(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.reshape(*leading, *tensor.shape[1:])
 
         values = {}
         for field in dataclasses.fields(self):
@@ -190,13 +190,18 @@ class STAF(nn.Module):
 
     # ----------------------------------------------------------------- public
 
-    def forward(self, images: torch.Tensor) -> STAFOutput:
-        """(B, T, 3, H, W) normalised crops → :class:`STAFOutput`."""
+    def forward(self, images: torch.Tensor | None = None, *, features: torch.Tensor | None = None,
+                meshes: bool = True) -> STAFOutput:
+        """(B, T, 3, H, W) normalised crops → :class:`STAFOutput`; or, with ``features=``, from
+        cached encoder features (B, T, C, h, w) (see :meth:`forward_features`). ``meshes=False``
+        leaves out the full meshes (``vertices=None``; joints and joint sets are exact): training."""
+        if features is not None:
+            return self.forward_features(features, meshes)
         batch, length = images.shape[:2]
         features = self.encoder(images.flatten(0, 1))
-        return self.forward_features(features.unflatten(0, (batch, length)))
+        return self.forward_features(features.unflatten(0, (batch, length)), meshes)
 
-    def forward_features(self, features: torch.Tensor) -> STAFOutput:
+    def forward_features(self, features: torch.Tensor, meshes: bool = True) -> STAFOutput:
         """From encoder features φ0 (B, T, C, h, w) (cached features in stage-2 training)."""
         batch, length = features.shape[:2]
         if length != self.config.seq_len:
@@ -216,8 +221,8 @@ class STAF(nn.Module):
             mesh = self.mesh_features(1, phi2, target1)
         params2 = self.stage2(mesh, target1)
         params3 = self.stage3(self.mesh_features(2, self.decoder.stage(2, phi2), params2), params2)
-        return STAFOutput(self.predict_body(*params1).reshape(batch, length), self.predict_body(*params2),
-                          self.predict_body(*params3))
+        return STAFOutput(self.predict_body(*params1, meshes=meshes).reshape(batch, length),
+                          self.predict_body(*params2, meshes=meshes), self.predict_body(*params3, meshes=meshes))
 
     # ------------------------------------------------------------- the steps
     # Each returns regressed parameters (pose_6d, betas, cam); the streaming runner calls the
@@ -259,10 +264,11 @@ class STAF(nn.Module):
         """Regressor 3 from Θ2: (B, 2155) → Θ3."""
         return self.regressors[2](mesh, *(p.detach() for p in previous))
 
-    def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor) -> BodyPrediction:
+    def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
+                     meshes: bool = True) -> BodyPrediction:
         """Body model outputs and 2D projections for regressed parameters (N leading)."""
         rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
-        out = self.body(rotmat, betas)
+        out = self.body(rotmat, betas, vertices=meshes)
         joints2d = {"smpl24": weak_perspective_project(out.joints, cam)}
         joints2d.update({name: weak_perspective_project(value, cam) for name, value in out.joint_sets.items()})
         return BodyPrediction(pose_6d, rotmat, matrix_to_axis_angle(rotmat).reshape(-1, 72), betas, cam,

@@ -1,0 +1,74 @@
+"""Training configuration (YAML presets in ``staf/configs/train-*.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from staf.models import STAFConfig
+
+
+@dataclasses.dataclass
+class SourceConfig:
+    """One training data source: a db file and how much of each batch it fills.
+
+    Attributes:
+        db: path of a ``*_db.pt`` file.
+        image_root: folder its image / crop paths are relative to (default: the db's folder).
+        ratio: share of each batch drawn from this source (normalised over sources).
+        labels: which labels to use: any of ``2d``, ``3d``, ``smpl`` (missing ones are masked).
+        images_only: frames are independent images, repeated T times to make a window.
+    """
+
+    db: str
+    image_root: str | None = None
+    ratio: float = 1.0
+    labels: tuple[str, ...] = ("2d", "3d", "smpl")
+    images_only: bool = False
+
+
+@dataclasses.dataclass
+class LossWeights:
+    """Eq. 11 weights (official: 2D 300, 3D 300, pose 60, shape 0.06).
+
+    ``all_stages``: sum the loss over the three stages' predictions (stage 1 on every window
+    frame). The official code takes the final stage only, but since parameters are detached
+    between stages that leaves TCFM, SAFM and the first two regressors without any gradient;
+    staf therefore sums over stages by default (``all_stages: false`` is the official rule).
+    """
+
+    keypoints_2d: float = 300.0
+    keypoints_3d: float = 300.0
+    pose: float = 60.0
+    shape: float = 0.06
+    all_stages: bool = True
+
+
+@dataclasses.dataclass
+class StageConfig:
+    """One training stage: epochs, iterations, batch size, optimiser."""
+
+    epochs: int = 45
+    iterations_per_epoch: int = 500
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    patience: int = 5
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Two-stage STAF training (§IV-C): stage 1 the single-frame base model end to end, stage 2
+    the video model from it with the encoder frozen and its features cached."""
+
+    model: STAFConfig = dataclasses.field(default_factory=STAFConfig)
+    train: tuple[SourceConfig, ...] = ()
+    val: SourceConfig | None = None
+    stage1: StageConfig = dataclasses.field(default_factory=lambda: StageConfig(epochs=20, lr=1e-4))
+    stage2: StageConfig = dataclasses.field(default_factory=StageConfig)
+    losses: LossWeights = dataclasses.field(default_factory=LossWeights)
+    body_model: str = "open"
+    seed: int = 0
+    val_windows: int = 512
+    freeze_batchnorm: bool = False
+    workers: int = 0
