@@ -129,3 +129,16 @@ def test_staf_eval_reports_missing_images_and_data(tmp_path, tiny_checkpoint, ca
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "--checkpoint", str(tiny_checkpoint), "--data", "3dpw", "--data-root", str(tmp_path / "none")]) == 2
     assert "3dpw_test_db.pt (3DPW, split 'test') was not found" in capsys.readouterr().err
+
+
+def test_mean_pose_baseline_predicts_the_mean_for_every_frame(tmp_path, capsys):
+    from staf.cli import mean_pose_model
+
+    write_db(tmp_path / "synth_test_db.pt", make_db(tmp_path, 49))
+    assert main(["eval", "--mean-pose", "--data", str(tmp_path / "synth_test_db.pt"), "--image-root",
+                 str(tmp_path / "images"), "--out", str(tmp_path / "r")]) == 0
+    assert "mean-pose baseline" in capsys.readouterr().out
+    model = mean_pose_model(BodyModel.load()).eval()
+    out = model(torch.randn(2, 1, 3, 64, 64))
+    assert torch.allclose(out.final.pose_6d, model.init_pose.expand(2, -1))
+    assert main(["eval", "--data", str(tmp_path / "synth_test_db.pt")]) == 2

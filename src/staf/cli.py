@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     official.set_defaults(handler=run_convert_official)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on a benchmark or a db file")
-    evaluate.add_argument("--checkpoint", required=True, help="staf checkpoint")
+    evaluate.add_argument("--checkpoint", default=None, help="staf checkpoint")
+    evaluate.add_argument("--mean-pose", action="store_true",
+                          help="evaluate the mean-pose baseline (the regressors' mean parameters for every frame)")
     evaluate.add_argument("--data", required=True, help="3dpw, mpii3d, h36m, synthetic, or the path of a *_db.pt file")
     evaluate.add_argument("--split", default="test", help="split of a named dataset (default: test)")
     evaluate.add_argument("--data-root", default=None, help=f"folder of the db files (else ${DB_DIR_ENV} or ./data/db)")
@@ -330,8 +332,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
     path, protocol = resolve_data(args)
     body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
-    model, _ = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
-    result = evaluate(model, path, protocol, args.image_root, args.crop_scale, checkpoint=str(args.checkpoint),
+    if args.mean_pose:
+        model, name = mean_pose_model(body or BodyModel.load("open", device=args.device)), "mean-pose baseline"
+    elif args.checkpoint:
+        model, _ = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
+        name = str(args.checkpoint)
+    else:
+        raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
+    result = evaluate(model, path, protocol, args.image_root, args.crop_scale, checkpoint=name,
                       max_sequences=args.max_sequences)
     out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
     written = write_report(result, out)
@@ -340,6 +348,21 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def mean_pose_model(body):
+    """A STAF whose regressors add nothing: every frame gets the mean pose, β and camera."""
+    import torch
+
+    from staf.models import STAF, STAFConfig
+
+    model = STAF(STAFConfig(variant="base", seq_len=1, backbone="resnet18", image_size=64), body)
+    with torch.no_grad():
+        for regressor in model.regressors:
+            for layer in (regressor.decpose, regressor.decshape, regressor.deccam):
+                layer.weight.zero_()
+                layer.bias.zero_()
+    return model
 
 
 def _read_pose(spec: str | None, body, rot6d_to_axis_angle) -> torch.Tensor:

@@ -71,7 +71,14 @@ def resolve_image(name: str, image_root: Path | None) -> Path:
 
 def sequence_crops(data: dict[str, np.ndarray], sequence: Sequence, image_root: Path | None, size: int,
                    scale: float) -> torch.Tensor:
-    """(T, 3, size, size) normalised crops of one sequence."""
+    """(T, 3, size, size) normalised crops of one sequence (the db's own crops when it has them,
+    resized as training resizes them; else cut from the frames by the box)."""
+    if "crop_name" in data:
+        import cv2
+
+        images = [cv2.resize(read_image(resolve_image(str(data["crop_name"][row]), image_root)), (size, size),
+                             interpolation=cv2.INTER_AREA) for row in sequence.rows]
+        return normalise(np.stack(images))
     boxes = square_box(data["bbox"][sequence.rows], scale)
     images = [crop(read_image(resolve_image(str(data["img_name"][row]), image_root)), box, size)
               for row, box in zip(sequence.rows, boxes)]

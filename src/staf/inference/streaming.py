@@ -115,8 +115,4 @@ def naive_sequence(model: STAF, crops: torch.Tensor) -> BodyPrediction:
             outputs = [model(crops[index][None]).final for index in windows]
     finally:
         model.train(was_training)
-    return BodyPrediction(**{
-        name: (torch.cat([getattr(o, name) for o in outputs]) if not isinstance(getattr(outputs[0], name), dict)
-               else {k: torch.cat([getattr(o, name)[k] for o in outputs]) for k in getattr(outputs[0], name)})
-        for name in outputs[0].__dataclass_fields__
-    })
+    return BodyPrediction.cat(outputs)

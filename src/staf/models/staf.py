@@ -124,16 +124,31 @@ class BodyPrediction:
     joint_sets: dict[str, torch.Tensor]
     joints2d: dict[str, torch.Tensor]
 
+    def map(self, function) -> "BodyPrediction":
+        """A new prediction with ``function`` applied to every tensor (joint-set dicts included)."""
+        def apply(value):
+            if value is None:
+                return None
+            return {k: function(v) for k, v in value.items()} if isinstance(value, dict) else function(value)
+
+        return BodyPrediction(**{f.name: apply(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
     def reshape(self, *leading: int) -> "BodyPrediction":
         """The same prediction with the leading (flattened) dimension split into ``leading``."""
-        def split(tensor: torch.Tensor | None) -> torch.Tensor | None:
-            return None if tensor is None else tensor.reshape(*leading, *tensor.shape[1:])
+        return self.map(lambda tensor: tensor.reshape(*leading, *tensor.shape[1:]))
 
-        values = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            values[field.name] = {k: split(v) for k, v in value.items()} if isinstance(value, dict) else split(value)
-        return BodyPrediction(**values)
+    @staticmethod
+    def cat(predictions: list["BodyPrediction"]) -> "BodyPrediction":
+        """Concatenate predictions along the leading dimension."""
+        first = predictions[0]
+
+        def join(name, key=None):
+            values = [getattr(p, name) if key is None else getattr(p, name)[key] for p in predictions]
+            return None if values[0] is None else torch.cat(values)
+
+        return BodyPrediction(**{f.name: ({k: join(f.name, k) for k in getattr(first, f.name)}
+                                          if isinstance(getattr(first, f.name), dict) else join(f.name))
+                                 for f in dataclasses.fields(first)})
 
 
 @dataclasses.dataclass

@@ -49,12 +49,7 @@ def select_frames(targets: Targets, batch: int, length: int, index: int) -> Targ
 
 def flatten_frames(prediction: BodyPrediction) -> BodyPrediction:
     """(B, T, …) stage-1 prediction → (B·T, …)."""
-    def flat(value):
-        return None if value is None else value.flatten(0, 1)
-
-    return BodyPrediction(**{f.name: ({k: flat(v) for k, v in getattr(prediction, f.name).items()}
-                                      if isinstance(getattr(prediction, f.name), dict) else flat(getattr(prediction, f.name)))
-                             for f in dataclasses.fields(prediction)})
+    return prediction.map(lambda tensor: tensor.flatten(0, 1))
 
 
 class FeatureCache:
