@@ -1,0 +1,1 @@
+"""Evaluation: metrics, benchmark protocols, the evaluator behind ``staf eval``."""
