@@ -170,9 +170,8 @@ class SequenceWriter:
                 rgb[covered] = occluder.colour
                 visible[frame] &= ~_sample(covered, joints2d[frame])
                 vertex_visible[frame] &= ~_sample(covered, uv[frame])
-            inside = lambda p: (p[:, 0] >= 0) & (p[:, 0] <= config.size - 1) & (p[:, 1] >= 0) & (p[:, 1] <= config.size - 1)  # noqa: E731
-            visible[frame] &= inside(joints2d[frame])
-            vertex_visible[frame] &= inside(uv[frame])
+            visible[frame] &= _in_image(joints2d[frame], config.size)
+            vertex_visible[frame] &= _in_image(uv[frame], config.size)
             person = crop(rgb, squares[frame], config.crop_size)
             cv2.imwrite(str(folder / "frames" / f"{frame:06d}.jpg"), rgb[..., ::-1], quality)
             cv2.imwrite(str(folder / "crops" / f"{frame:06d}.jpg"), person[..., ::-1], quality)
@@ -226,6 +225,11 @@ class SequenceWriter:
 
     def close(self) -> None:
         self.renderer.release()
+
+
+def _in_image(points: np.ndarray, size: int) -> np.ndarray:
+    """(P,) whether (P, 2) pixel points lie inside a size × size image."""
+    return np.all((points >= 0) & (points <= size - 1), axis=1)
 
 
 def _sample(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
