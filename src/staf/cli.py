@@ -248,7 +248,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from staf.config import load_config
+    from staf.config import load_config, to_dict
     from staf.training import TrainConfig, Trainer
 
     config = load_config(TrainConfig, args.preset, parse_overrides(args.overrides))
@@ -259,7 +259,7 @@ def run_train(args: argparse.Namespace) -> int:
                                  val=resolve(config.val) if config.val else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(json_ready(dataclasses.asdict(config)), sort_keys=False))
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     stages = (1, 2) if args.stage == "both" else (int(args.stage),)
     for stage in stages:
         init = args.init or (out / "stage1" / "best.pt") if stage == 2 else None
@@ -269,15 +269,6 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"stage {stage}: {summary['epochs']} epochs, best validation MPJPE {summary['best_val_mpjpe']:.1f} mm; "
                   f"checkpoints in {out / f'stage{stage}'}")
     return 0
-
-
-def json_ready(value):
-    """Tuples → lists, recursively (for YAML/JSON snapshots)."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
 
 
 def run_synth(args: argparse.Namespace) -> int:

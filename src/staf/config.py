@@ -86,6 +86,16 @@ def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | No
     return from_dict(cls, values, str(path))
 
 
+def plain(value: Any) -> Any:
+    """Tuples as lists, recursively through dicts and lists (for YAML snapshots, and so that
+    configs read back from checkpoints compare equal to fresh ones)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as plain data (for checkpoints and YAML)."""
-    return dataclasses.asdict(config)
+    """A dataclass config as plain data (dicts, lists, scalars)."""
+    return plain(dataclasses.asdict(config))

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from staf.body import BodyModel
+from staf.config import plain, to_dict
 from staf.errors import StafError
 from staf.evaluation import metrics
 from staf.models import STAF, STAFConfig
@@ -226,7 +227,7 @@ class Trainer:
         weights = self.config.losses
         if weights.all_stages:
             first, first_logged = total_loss([predictions[0]], all_frames, weights)
-            rest, rest_logged = total_loss(predictions[1:], target, dataclasses.replace(weights, all_stages=True))
+            rest, rest_logged = total_loss(predictions[1:], target, weights)
             logged = {k: first_logged.get(k, 0.0) + rest_logged.get(k, 0.0) for k in rest_logged}
             logged["total"] = float((first + rest).detach())
             return first + rest, logged
@@ -290,8 +291,8 @@ class Trainer:
         if not path.is_file():
             raise StafError(f"nothing to resume: {path} does not exist")
         payload = read_torch_file(path, "training checkpoint")
-        saved = {k: _plain(v) for k, v in payload.get("config", {}).items()}
-        current = {k: _plain(v) for k, v in dataclasses.asdict(self.model.config).items()}
+        saved = plain(payload.get("config", {}))
+        current = to_dict(self.model.config)
         if current != saved:
             changed = sorted(k for k in current if saved.get(k) != current[k])
             raise StafError(f"{path} was trained with a different architecture ({', '.join(changed)} differ); "
@@ -310,11 +311,6 @@ class Trainer:
         if validation:
             tqdm.write(f"stage {self.stage} epoch {epoch + 1}: val MPJPE {validation['mpjpe']:.1f} mm, "
                        f"PA-MPJPE {validation['pa_mpjpe']:.1f} mm")
-
-
-def _plain(value):
-    """Tuples as lists (configs read back from checkpoints compare equal to fresh ones)."""
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _distributed_setup(device) -> tuple[int, int]:
