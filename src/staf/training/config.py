@@ -71,4 +71,3 @@ class TrainConfig:
     seed: int = 0
     val_windows: int = 512
     freeze_batchnorm: bool = False
-    workers: int = 0
