@@ -57,7 +57,7 @@ class StreamingRunner:
     def _run(self, crops: torch.Tensor) -> BodyPrediction:
         model, config = self.model, self.model.config
         device = next(model.parameters()).device
-        features = torch.cat([model.encoder(crops[i : i + self.frame_batch].to(device))
+        features = torch.cat([model.encode(crops[i : i + self.frame_batch].to(device))
                               for i in range(0, len(crops), self.frame_batch)])
         cache = self._per_frame(features)
         windows = window_indices(len(crops), config.seq_len, device)

@@ -45,7 +45,12 @@ class LossWeights:
 
 @dataclasses.dataclass
 class StageConfig:
-    """One training stage: epochs, iterations, batch size, optimiser."""
+    """One training stage: epochs, iterations, batch size, optimiser and learning-rate schedule.
+
+    ``schedule``: ``plateau`` (the paper: ×0.1 after ``patience`` epochs without a better
+    validation MPJPE) or ``cosine`` (linear warm-up over ``warmup`` iterations, then cosine decay to
+    0 at the last iteration; for short fixed budgets).
+    """
 
     epochs: int = 45
     iterations_per_epoch: int = 500
@@ -54,12 +59,32 @@ class StageConfig:
     weight_decay: float = 0.0
     grad_clip: float = 5.0
     patience: int = 5
+    schedule: str = "plateau"
+    warmup: int = 0
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    """Stage-1 augmentation (see :mod:`staf.training.augment`); off unless ``enabled``.
+
+    scale: zoom range ±; shift: crop-centre shift range, fraction of the half-size; color:
+    per-channel multiplicative range ± (SPIN uses 0.25 scale and 0.4 colour noise).
+    """
+
+    enabled: bool = False
+    scale: float = 0.25
+    shift: float = 0.1
+    color: float = 0.4
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Two-stage STAF training (§IV-C): stage 1 the single-frame base model end to end, stage 2
-    the video model from it with the encoder frozen and its features cached."""
+    the video model from it with the encoder frozen and its features cached.
+
+    ``precision``: ``fp32`` or ``bf16`` (the encoder under bfloat16 autocast, also when caching
+    stage-2 features; the rest in float32).
+    """
 
     model: STAFConfig = dataclasses.field(default_factory=STAFConfig)
     train: tuple[SourceConfig, ...] = ()
@@ -71,3 +96,5 @@ class TrainConfig:
     seed: int = 0
     val_windows: int = 512
     freeze_batchnorm: bool = False
+    precision: str = "fp32"
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)

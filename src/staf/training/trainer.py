@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from staf.evaluation import metrics
 from staf.models import STAF, STAFConfig
 from staf.models.checkpoint import load_state_dict_strict, read_torch_file, save_checkpoint
 from staf.models.staf import BodyPrediction
+from staf.training import augment
 from staf.training.config import StageConfig, TrainConfig
 from staf.training.data import WindowSource, draw_windows, shard
 from staf.training.losses import LSP14, LSP_HIPS, Targets, total_loss
@@ -56,30 +58,30 @@ def flatten_frames(prediction: BodyPrediction) -> BodyPrediction:
 class FeatureCache:
     """Encoder features φ0 (N, C, h, w) of every frame of a source, float16, memory-mapped."""
 
-    def __init__(self, source: WindowSource, encoder: torch.nn.Module, device, progress: bool, rank: int) -> None:
-        digest = hashlib.sha1()
-        for tensor in encoder.state_dict().values():
+    def __init__(self, source: WindowSource, model: STAF, device, progress: bool, rank: int) -> None:
+        digest = hashlib.sha1(b"" if model.encoder_dtype is None else str(model.encoder_dtype).encode())
+        for tensor in model.encoder.state_dict().values():
             digest.update(tensor.detach().cpu().numpy().tobytes())
         path = source.path.parent / "cache" / f"{source.path.stem}_features_{source.image_size}_{digest.hexdigest()[:12]}.npy"
         if rank == 0 and not path.is_file():
-            self._compute(source, encoder, device, path, progress)
+            self._compute(source, model, device, path, progress)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()
         self.features = np.load(path, mmap_mode="r")
 
     @staticmethod
     @torch.no_grad()
-    def _compute(source: WindowSource, encoder, device, path: Path, progress: bool) -> None:
+    def _compute(source: WindowSource, model: STAF, device, path: Path, progress: bool) -> None:
         from staf.data.crops import normalise
 
-        encoder.eval()
+        model.encoder.eval()
         count = len(source.crops)
-        probe = encoder(normalise(source.crops[:1]).to(device))
+        probe = model.encode(normalise(source.crops[:1]).to(device))
         cache = np.lib.format.open_memmap(path.with_suffix(".partial.npy"), mode="w+", dtype=np.float16,
                                           shape=(count, *probe.shape[1:]))
         for start in tqdm(range(0, count, 64), desc=f"caching features of {source.path.name}", disable=not progress):
             images = normalise(source.crops[start : start + 64]).to(device)
-            cache[start : start + len(images)] = encoder(images).cpu().numpy().astype(np.float16)
+            cache[start : start + len(images)] = model.encode(images).cpu().numpy().astype(np.float16)
         cache.flush()
         del cache
         path.with_suffix(".partial.npy").replace(path)
@@ -113,6 +115,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         body = BodyModel.load(config.body_model, device=self.device)
         self.model = STAF(stage_model_config(config, stage), body).to(self.device)
+        self.model.set_encoder_precision(config.precision)
         if stage == 2:
             self._initialise_from_stage1(init)
         seq_len, size = self.model.config.seq_len, self.model.config.image_size
@@ -122,13 +125,12 @@ class Trainer:
         self.val = WindowSource(config.val, seq_len, size, self.progress) if config.val else None
         self.features = None
         if stage == 2:
-            self.features = [FeatureCache(s, self.model.encoder, self.device, self.progress, self.rank) for s in self.sources]
-            self.val_features = (FeatureCache(self.val, self.model.encoder, self.device, self.progress, self.rank)
+            self.features = [FeatureCache(s, self.model, self.device, self.progress, self.rank) for s in self.sources]
+            self.val_features = (FeatureCache(self.val, self.model, self.device, self.progress, self.rank)
                                  if self.val else None)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.settings.lr, weight_decay=self.settings.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode="min", factor=0.1,
-                                                                    patience=self.settings.patience)
+        self.scheduler = make_scheduler(self.optimizer, self.settings)
         self.network = self.model
         if self.world > 1:
             # the body model's buffers are constant assets (one of them sparse): nothing to sync
@@ -162,20 +164,23 @@ class Trainer:
 
     # -------------------------------------------------------------- loop
 
-    def run(self, resume: bool = False) -> dict:
-        """Train until the stage's last epoch; returns the summary (best validation MPJPE, …)."""
+    def run(self, resume: bool = False, max_epochs: int | None = None) -> dict:
+        """Train until the stage's last epoch (or for at most ``max_epochs`` epochs in this call:
+        the run can be resumed later); returns the summary (best validation MPJPE, …)."""
         if resume:
             self._resume()
         if self.rank == 0:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(self.out / "tensorboard")
-        for epoch in range(self.epoch, self.settings.epochs):
+        last = self.settings.epochs if max_epochs is None else min(self.settings.epochs, self.epoch + max_epochs)
+        for epoch in range(self.epoch, last):
             self.epoch = epoch
             self._train_epoch(epoch)
             validation = self.validate() if self.val is not None else {}
             score = validation.get("mpjpe", self.history[-1]["total"])
-            self.scheduler.step(score)
+            if self.settings.schedule == "plateau":
+                self.scheduler.step(score)
             self.epoch = epoch + 1
             improved = score < self.best
             self.best = min(self.best, score)
@@ -203,9 +208,11 @@ class Trainer:
 
     def train_step(self, epoch: int, step: int) -> dict[str, float]:
         """One optimiser step on this rank's share of the global batch of (epoch, step)."""
-        parts = shard(draw_windows(self.sources, self.settings.batch_size, self.config.seed, self.stage, epoch, step),
-                      self.rank, self.world)
+        windows = draw_windows(self.sources, self.settings.batch_size, self.config.seed, self.stage, epoch, step)
+        parts = shard(windows, self.rank, self.world)
         images, features, targets = self._assemble(parts)
+        if self.stage == 1 and self.config.augment.enabled:
+            images, targets = self._augment(windows, images, targets, epoch, step)
         batch, length = targets.pose.shape[0] // self.model.config.seq_len, self.model.config.seq_len
         if self.stage == 1:
             output = self.network(images.to(self.device), meshes=False)
@@ -221,7 +228,18 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.settings.grad_clip)
         self.optimizer.step()
         logged["lr"] = self.optimizer.param_groups[0]["lr"]
+        if self.settings.schedule == "cosine":
+            self.scheduler.step()
         return logged
+
+    def _augment(self, windows: list[np.ndarray], images: torch.Tensor, targets: Targets, epoch: int, step: int):
+        """Zoom/shift/colour per window, drawn for the global batch and sharded like it."""
+        generator = np.random.default_rng([self.config.seed, self.stage, epoch, step, 1])
+        drawn = augment.draw_parameters(self.config.augment, sum(len(w) for w in windows), generator)
+        per_source = np.split(drawn, np.cumsum([len(w) for w in windows])[:-1])
+        parameters = torch.from_numpy(np.concatenate(shard(per_source, self.rank, self.world)))
+        images, joints2d = augment.apply(images, targets.joints2d, parameters)
+        return images, dataclasses.replace(targets, joints2d=joints2d)
 
     def _loss(self, predictions, all_frames: Targets, target: Targets):
         weights = self.config.losses
@@ -311,6 +329,25 @@ class Trainer:
         if validation:
             tqdm.write(f"stage {self.stage} epoch {epoch + 1}: val MPJPE {validation['mpjpe']:.1f} mm, "
                        f"PA-MPJPE {validation['pa_mpjpe']:.1f} mm")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, settings: StageConfig):
+    """``plateau``: ReduceLROnPlateau(×0.1, ``patience`` epochs) on the validation MPJPE, stepped
+    once per epoch (the paper's rule). ``cosine``: linear warm-up over ``warmup`` iterations, then
+    cosine decay to 0 at the stage's last iteration, stepped once per iteration."""
+    if settings.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=settings.patience)
+    if settings.schedule != "cosine":
+        raise StafError(f"unknown schedule '{settings.schedule}'; choose 'plateau' or 'cosine'")
+    total, warmup = settings.epochs * settings.iterations_per_epoch, settings.warmup
+
+    def factor(iteration: int) -> float:
+        if iteration < warmup:
+            return (iteration + 1) / warmup
+        progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _distributed_setup(device) -> tuple[int, int]:
