@@ -53,3 +53,12 @@ def test_parameters_are_in_range_and_seeded():
     assert np.array_equal(first, again)
     assert first[:, 0].min() >= 0.8 and first[:, 0].max() <= 1.2
     assert np.abs(first[:, 1:3]).max() <= 0.1 and first[:, 3:].min() >= 0.7 and first[:, 3:].max() <= 1.3
+
+
+def test_out_of_range_settings_are_refused():
+    import pytest
+
+    from staf.errors import StafError
+
+    with pytest.raises(StafError, match="need 0 ≤ scale < 1"):
+        AugmentConfig(enabled=True, scale=1.2)

@@ -42,12 +42,13 @@ def apply(images: torch.Tensor, joints2d: torch.Tensor, parameters: torch.Tensor
         s·u + t, so keypoints move to (x − t) / s; regions outside the crop are black.
     """
     batch, length = images.shape[:2]
+    parameters = parameters.to(images)
     zoom, shift, colour = parameters[:, :1], parameters[:, 1:3], parameters[:, 3:6]
-    theta = torch.zeros(batch, 2, 3, dtype=images.dtype)
+    theta = torch.zeros(batch, 2, 3, dtype=images.dtype, device=images.device)
     theta[:, 0, 0] = theta[:, 1, 1] = zoom[:, 0]
     theta[:, :, 2] = shift
-    mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype).view(1, 1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=images.dtype).view(1, 1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device).view(1, 1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=images.dtype, device=images.device).view(1, 1, 3, 1, 1)
     pixels = (images * std + mean) * colour.view(batch, 1, 3, 1, 1)
     pixels = pixels.clamp(0.0, 1.0).flatten(0, 1)
     grid = F.affine_grid(theta.repeat_interleave(length, 0), list(pixels.shape), align_corners=False)

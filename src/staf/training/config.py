@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from staf.errors import StafError
 from staf.models import STAFConfig
 
 
@@ -75,6 +76,11 @@ class AugmentConfig:
     scale: float = 0.25
     shift: float = 0.1
     color: float = 0.4
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.scale < 1 and 0 <= self.color < 1 and self.shift >= 0):
+            raise StafError(f"augment: need 0 ≤ scale < 1, 0 ≤ color < 1 and shift ≥ 0, got scale={self.scale}, "
+                            f"color={self.color}, shift={self.shift}")
 
 
 @dataclasses.dataclass
