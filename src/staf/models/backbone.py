@@ -83,6 +83,9 @@ class ResNetEncoder(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        # weights and activations channels-last (NHWC): oneDNN and cuDNN convolutions run 5–20 %
+        # faster (benchmarks/README.md); parameter values and names are unchanged
+        self.to(memory_format=torch.channels_last)
 
     def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
@@ -101,6 +104,6 @@ class ResNetEncoder(nn.Module):
         self.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("fc.")}, strict=True)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised images → (N, C, H/32, W/32)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        """(N, 3, H, W) normalised images → (N, C, H/32, W/32), contiguous (NCHW strides)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(images.contiguous(memory_format=torch.channels_last)))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x)))).contiguous()
