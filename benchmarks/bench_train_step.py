@@ -1,10 +1,11 @@
-"""Seconds per stage-1 training step (forward, eq. 11 loss, backward, Adam) in float32 and with
-the encoder in bfloat16 (``precision: bf16``).
+"""Seconds per stage-1 training step (forward, eq. 11 loss, backward, Adam): the encoder in float32
+or bfloat16 (``precision: bf16``), its weights NCHW or channels-last, Adam as a per-tensor loop or
+fused (the trainer: bf16 where configured, channels-last, fused).
 
-    python benchmarks/bench_train_step.py                 # the train-synth-cpu model: ResNet-18, 128², batch 32
+    python benchmarks/bench_train_step.py                 # the train-synth-cpu model: ResNet-18, 128², batch 16
     python benchmarks/bench_train_step.py --backbone resnet50 --size 224 --decoder 256 --device cuda
 
-Random crops and targets: speed does not depend on them. Prints a JSON line per precision.
+Random crops and targets: speed does not depend on them. Prints a JSON line per setting (median over rounds).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 
 import torch
@@ -32,8 +34,14 @@ def random_targets(count: int, num_betas: int, device) -> Targets:
     )
 
 
-def seconds_per_step(model: STAF, images: torch.Tensor, targets: Targets, steps: int) -> float:
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+# (encoder precision, encoder memory layout, Adam implementation): the old defaults first, the
+# trainer's configuration (bf16, channels-last, fused) last
+SETTINGS = (("fp32", "nchw", "loop"), ("bf16", "nchw", "loop"), ("bf16", "nchw", "fused"), ("bf16", "nhwc", "fused"))
+
+
+def make_step(model: STAF, images: torch.Tensor, targets: Targets, adam: str):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=False if adam == "loop" else None,
+                                 fused=adam == "fused")
     weights = LossWeights()
 
     def step() -> None:
@@ -43,16 +51,11 @@ def seconds_per_step(model: STAF, images: torch.Tensor, targets: Targets, steps:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if images.device.type == "cuda":
+            torch.cuda.synchronize()
 
     step()  # warm-up
-    if images.device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if images.device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
+    return step
 
 
 def main() -> None:
@@ -60,23 +63,36 @@ def main() -> None:
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--decoder", type=int, default=128, help="decoder channels (the MLP follows: C-64-32-5)")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3, help="steps per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the settings alternate within each")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    torch.manual_seed(0)
     device = torch.device(args.device)
     body = BodyModel.load(device=device)
     config = STAFConfig(variant="base", seq_len=1, backbone=args.backbone, image_size=args.size,
                         decoder_channels=args.decoder, mlp_channels=(args.decoder, 64, 32, 5))
-    model = STAF(config, body).to(device).train()
     images = torch.randn(args.batch, 1, 3, args.size, args.size, device=device)
     targets = random_targets(args.batch, body.num_betas, device)
-    for precision in ("fp32", "bf16"):
+    steps = {}
+    for precision, layout, adam in SETTINGS:
+        torch.manual_seed(0)
+        model = STAF(config, body).to(device).train()
         model.set_encoder_precision(precision)
-        seconds = seconds_per_step(model, images, targets, args.steps)
-        print(json.dumps({"precision": precision, "seconds_per_step": round(seconds, 3), "backbone": args.backbone,
+        if layout == "nchw":
+            model.encoder.to(memory_format=torch.contiguous_format)
+        steps[(precision, layout, adam)] = make_step(model, images, targets, adam)
+    times = {key: [] for key in steps}
+    for _ in range(args.rounds):  # alternate the settings so that a busy host slows all alike
+        for key, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            times[key].append((time.perf_counter() - start) / args.steps)
+    for (precision, layout, adam), values in times.items():
+        print(json.dumps({"precision": precision, "encoder_layout": layout, "adam": adam,
+                          "seconds_per_step": round(statistics.median(values), 3), "backbone": args.backbone,
                           "size": args.size, "batch": args.batch, "device": str(device),
                           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}))
 

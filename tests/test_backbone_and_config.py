@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -46,3 +48,22 @@ def test_configs_reject_unknown_keys_and_bad_values(tmp_path):
     assert (config.variant, config.seq_len, config.backbone, config.target_index) == ("base+stf", 27, "resnet18", 13)
     with pytest.raises(StafError, match="unknown preset 'nope'"):
         load_config(STAFConfig, "nope")
+
+
+def test_channels_last_encoder_matches_a_float64_nchw_recomputation():
+    torch.manual_seed(0)
+    encoder = ResNetEncoder("resnet18").train()
+    assert encoder.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = copy.deepcopy(encoder).double().to(memory_format=torch.contiguous_format)
+    assert reference.conv1.weight.is_contiguous()
+    images = torch.randn(2, 3, 64, 64)
+    output = encoder(images)
+    expected = reference(images.double())
+    assert output.is_contiguous() and output.shape == (2, 512, 2, 2)
+    torch.testing.assert_close(output.double(), expected, rtol=1e-4, atol=1e-4)
+    output.square().sum().backward()
+    expected.square().sum().backward()
+    for name in ("conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.conv2.weight"):
+        grad = encoder.get_parameter(name).grad.double()
+        reference_grad = reference.get_parameter(name).grad
+        torch.testing.assert_close(grad, reference_grad, rtol=1e-3, atol=1e-3 * reference_grad.abs().max().item())
