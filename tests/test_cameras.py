@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from staf.geometry.cameras import (
     crop_cam_to_full_translation,
     crop_cam_to_orig_cam,
+    crop_perspective_project,
     crop_to_image_points,
     default_focal_length,
     image_to_crop_points,
@@ -72,3 +74,44 @@ def test_perspective_hand_case():
     pixel = perspective_project(torch.tensor([[[1.0, -0.5, 0.0]]]), torch.tensor([[0.0, 0.0, 5.0]]), 500.0,
                                 torch.tensor([320.0, 240.0]))
     assert torch.allclose(pixel, torch.tensor([[[420.0, 190.0]]]))
+
+
+def _pinhole_reference(points: np.ndarray, cam: np.ndarray, focal: float = 5000.0, size: float = 224.0) -> np.ndarray:
+    """Float64 re-computation of PyMAF's ``projection``: intrinsics K, translation, divide by z,
+    pixels about the crop centre divided by half the crop."""
+    out = np.empty(points.shape[:2] + (2,))
+    for b in range(len(points)):
+        translation = np.array([cam[b, 1], cam[b, 2], 2 * focal / (size * cam[b, 0] + 1e-9)])
+        intrinsics = np.array([[focal, 0, 0], [0, focal, 0], [0, 0, 1.0]])
+        homogeneous = (intrinsics @ (points[b] + translation).T).T
+        out[b] = homogeneous[:, :2] / homogeneous[:, 2:] / (size / 2)
+    return out
+
+
+def test_crop_projection_equals_a_float64_pinhole_recomputation():
+    rng = np.random.default_rng(4)
+    points = rng.normal(scale=0.5, size=(6, 40, 3))
+    points[..., 2] = rng.uniform(-1.0, 1.0, size=(6, 40))      # depths of a body around its root
+    cam = np.stack([rng.uniform(0.5, 1.5, 6), rng.normal(scale=0.2, size=6), rng.normal(scale=0.2, size=6)], -1)
+    ours = crop_perspective_project(torch.tensor(points, dtype=torch.float32), torch.tensor(cam, dtype=torch.float32))
+    assert np.abs(ours.double().numpy() - _pinhole_reference(points, cam)).max() < 1e-6
+    # float64 input keeps float64 precision
+    ours64 = crop_perspective_project(torch.tensor(points), torch.tensor(cam))
+    assert np.abs(ours64.numpy() - _pinhole_reference(points, cam)).max() < 1e-12
+
+
+def test_crop_projection_is_weak_perspective_scaled_by_relative_depth():
+    generator = torch.Generator().manual_seed(5)
+    points = torch.randn(4, 30, 3, generator=generator, dtype=torch.float64)
+    cam = torch.tensor([[0.9, 0.1, -0.2], [1.2, 0.0, 0.3], [0.6, -0.4, 0.0], [1.0, 0.2, 0.2]], dtype=torch.float64)
+    weak = weak_perspective_project(points, cam)
+    factor = 1.0 / (1.0 + 224.0 * cam[:, None, :1] * points[..., 2:3] / 10000.0)
+    # (the official +1e-9 in tz's denominator accounts for ~1e-11)
+    assert torch.allclose(crop_perspective_project(points, cam), weak * factor, atol=1e-9, rtol=0)
+    # the two agree only on the plane Z = 0, and differ by about 2 % per metre of depth
+    flat = points.clone()
+    flat[..., 2] = 0.0
+    assert torch.allclose(crop_perspective_project(flat, cam), weak_perspective_project(flat, cam), atol=1e-12)
+    one_metre = torch.tensor([[[0.5, 0.5, 1.0]]], dtype=torch.float64)
+    ratio = crop_perspective_project(one_metre, cam[:1]) / weak_perspective_project(one_metre, cam[:1])
+    assert torch.allclose(ratio, torch.full_like(ratio, 1 / (1 + 224 * 0.9 / 10000)))

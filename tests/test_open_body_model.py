@@ -89,12 +89,34 @@ def test_pose_exact_regressor_rows_follow_the_skeleton(body):
 def test_lsp14_and_h36m17_are_consistent_with_the_skeleton(body):
     out = body(torch.randn(3, 72, dtype=torch.float64) * 0.3)
     h36m, lsp = out.joint_sets["h36m17"], out.joint_sets["lsp14"]
-    assert torch.equal(lsp, h36m[:, [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]])
-    # H36M knees/ankles/elbows/wrists are the skeleton's own joints
-    pairs = {2: "right_knee", 3: "right_ankle", 5: "left_knee", 6: "left_ankle", 12: "left_elbow",
+    assert torch.equal(lsp, h36m[:, [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]])  # SPIN's H36M_TO_J14
+    # H36M knees/ankles/elbows/wrists are the skeleton's own joints; the field's regressor has
+    # the left leg in rows 1-3 and the right leg in rows 4-6 (SPIN's H36M_TO_J17 sends row 6 to
+    # the "Right Ankle" slot)
+    pairs = {2: "left_knee", 3: "left_ankle", 5: "right_knee", 6: "right_ankle", 12: "left_elbow",
              13: "left_wrist", 15: "right_elbow", 16: "right_wrist"}
     for h36m_index, name in pairs.items():
         assert (h36m[:, h36m_index] - out.joints[:, JOINT[name]]).norm(dim=-1).max() < 1e-5
+
+
+def test_lsp14_from_the_h36m_regressor_agrees_with_spin49_left_with_left(body):
+    """The two ways the field reads LSP-14 (H36M regressor + H36M_TO_J14 for 3DPW/H36M
+    evaluation; SPIN-49 joints 25-38 for training and the synthetic protocol) name the same
+    body joints. With the legs swapped, the six leg joints differ by 0.2-0.4 m."""
+    generator = torch.Generator().manual_seed(3)
+    pose = torch.randn(16, 72, generator=generator, dtype=torch.float64) * 0.3
+    betas = torch.randn(16, 10, generator=generator, dtype=torch.float64)
+    out = body(pose, betas)
+    from_h36m, from_spin = out.joint_sets["lsp14"], out.joint_sets["spin49"][:, 25:39]
+    distance = (from_h36m - from_spin).norm(dim=-1)           # (16, 14) metres
+    # knees, ankles, elbows and wrists are the same skeleton joints in both sets (shoulders are
+    # built differently and differ by ~7 mm)
+    limbs = [0, 1, 4, 5, 6, 7, 10, 11]
+    assert distance[:, limbs].max() < 1e-5
+    assert distance.max() < 0.05
+    # and each joint is nearer its own name than the other side's
+    mirrored = from_spin[:, [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13]]
+    assert ((from_h36m - mirrored).norm(dim=-1)[:, :12] > distance[:, :12]).all()
 
 
 def test_documented_accuracy_is_in_the_file(body):

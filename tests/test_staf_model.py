@@ -11,6 +11,8 @@ import torch
 
 from staf.body import BodyModel
 from staf.errors import StafError
+from staf.geometry.cameras import weak_perspective_project
+from staf.geometry.rotations import rot6d_to_matrix
 from staf.models import STAF, STAFConfig
 from staf.models.apm import average_pool_target
 from staf.models.safm import SAFM
@@ -127,3 +129,29 @@ def test_grid_matches_the_official_layout():
     assert points.shape == (441, 2)
     assert points[0].tolist() == [-1.0, -1.0] and points[1].tolist() == pytest.approx([-1.0, -0.9])
     assert points[21].tolist() == pytest.approx([-0.9, -1.0])
+
+
+def _official_projection_float64(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+    """PyMAF's ``projection`` re-computed in float64: f = 5000 on a 224-px crop, tz = 2f/(224 s)."""
+    points, cam = points.double(), cam.double()
+    translation = torch.stack([cam[:, 1], cam[:, 2], 2 * 5000.0 / (224.0 * cam[:, 0] + 1e-9)], dim=-1)
+    camera = points + translation[:, None]
+    return 5000.0 * camera[..., :2] / camera[..., 2:] / 112.0
+
+
+def test_sampling_points_and_keypoints_use_the_official_projection(body):
+    """Stages 2-3 sample at, and every stage reports 2D keypoints at, the official perspective
+    projection; weak perspective would be off by ~1e-2 here (cameras of scale ~1, depths ±0.3 m)."""
+    torch.manual_seed(1)
+    model = STAF(STAFConfig(**SMALL), body).eval()
+    pose_6d = model.init_pose.expand(3, -1) + 0.1 * torch.randn(3, 144)
+    betas, cam = torch.randn(3, 10), torch.tensor([[0.9, 0.05, 0.1], [1.3, -0.1, 0.0], [0.7, 0.2, -0.2]])
+    points = model.mesh_points((pose_6d, betas, cam))
+    rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
+    reference = _official_projection_float64(body.downsampled_vertices(rotmat, betas), cam)
+    assert (points.double() - reference).abs().max() < 1e-5
+    prediction = model.predict_body(pose_6d, betas, cam)
+    for name, joints in [("smpl24", prediction.joints), *prediction.joint_sets.items()]:
+        assert (prediction.joints2d[name].double() - _official_projection_float64(joints, cam)).abs().max() < 1e-5
+    weak = weak_perspective_project(prediction.joints, cam)
+    assert (weak - prediction.joints2d["smpl24"]).abs().max() > 1e-3

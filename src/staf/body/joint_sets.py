@@ -76,8 +76,12 @@ SPIN49_FROM_54: tuple[int, ...] = (
 #: The 14 LSP joints are SPIN-49 joints 25..38.
 SPIN49_LSP14 = slice(25, 39)
 
+#: Rows of the field's ``J_regressor_h36m.npy``, named by the body side each row sits on. The
+#: legs come left first: SPIN/VIBE/TCMR/STAF's ``H36M_TO_J17`` (below) sends row 6 to the
+#: "Right Ankle" slot and row 3 to "Left Ankle", so rows 1–3 are the left leg and 4–6 the right
+#: (the arms are the other way round: 11–13 left, 14–16 right).
 H36M17_JOINT_NAMES: tuple[str, ...] = (
-    "Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Spine",
+    "Pelvis", "L_Hip", "L_Knee", "L_Ankle", "R_Hip", "R_Knee", "R_Ankle", "Spine",
     "Thorax", "Neck/Nose", "Head", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder",
     "R_Elbow", "R_Wrist",
 )

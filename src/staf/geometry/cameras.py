@@ -1,11 +1,16 @@
-"""Cameras: weak perspective in the crop, its conversions to the original image, CLIFF.
+"""Cameras: the crop camera (official perspective rule, weak perspective), its conversions to
+the original image, CLIFF.
 
 Conventions (STAF §III-A; the reference sheet):
 
 - A crop is a square box ``(cx, cy, size)`` in image pixels; normalised crop coordinates
   are in [-1, 1] (``x_pixel = cx + x_norm · size / 2``).
-- Weak-perspective camera ``[s, tx, ty]``: a 3D point X projects to ``s · (X_xy + [tx, ty])``
-  in normalised crop coordinates.
+- Crop camera ``[s, tx, ty]``, projected as the official STAF code (PyMAF's ``projection``)
+  does: a perspective camera of focal length 5000 px on a 224-px crop at translation
+  ``[tx, ty, 2·5000 / (224·s)]``, so X projects to ``s · (X_xy + [tx, ty]) / (1 + 224·s·Z / 10000)``
+  in normalised crop coordinates (:func:`crop_perspective_project`). At Z = 0 this is the
+  weak-perspective ``s · (X_xy + [tx, ty])`` (:func:`weak_perspective_project`), which is what
+  VIBE's ``orig_cam`` (below) and CLIFF's translation assume.
 - ``orig_cam = [sx, sy, tx, ty]`` (VIBE/TCMR/STAF output files): the same projection in
   normalised *image* coordinates, ``x_norm = sx (X + tx)``, ``y_norm = sy (Y + ty)`` with
   ``x_pixel = (x_norm + 1) · W / 2``, ``y_pixel = (y_norm + 1) · H / 2``.
@@ -20,9 +25,36 @@ import torch
 
 
 def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
-    """Project (B, N, 3) points with (B, 3) cameras [s, tx, ty] → (B, N, 2) normalised crop coords."""
+    """Weak perspective: (B, N, 3) points, (B, 3) cameras [s, tx, ty] → (B, N, 2) normalised crop
+    coordinates ``s · (X_xy + [tx, ty])``, depth ignored. This is *not* what STAF's network does
+    (see :func:`crop_perspective_project`); it is the rule behind VIBE's ``orig_cam``."""
     scale, offset = cam[:, None, :1], cam[:, None, 1:]
     return scale * (points[..., :2] + offset)
+
+
+#: The official crop camera: focal length in pixels and the crop size it is defined on (PyMAF /
+#: STAF ``lib/utils/geometry.py``: ``projection``).
+OFFICIAL_FOCAL_LENGTH = 5000.0
+OFFICIAL_CROP_SIZE = 224.0
+
+
+def crop_perspective_project(points: torch.Tensor, cam: torch.Tensor, focal_length: float = OFFICIAL_FOCAL_LENGTH,
+                             crop_size: float = OFFICIAL_CROP_SIZE) -> torch.Tensor:
+    """The official STAF projection of (B, N, 3) points with (B, 3) crop cameras [s, tx, ty] →
+    (B, N, 2) normalised crop coordinates in [-1, 1].
+
+    A pinhole camera of ``focal_length`` pixels on a ``crop_size``-pixel crop, principal point at
+    the crop centre, the body translated by ``[tx, ty, tz]`` with ``tz = 2 f / (crop_size · s)``
+    (the official code adds 1e-9 to the denominator, kept here), the pixels divided by half the
+    crop. Equivalently ``s · (X_xy + [tx, ty]) / (1 + crop_size · s · Z / (2 f))``: weak
+    perspective scaled by the point's relative depth. Used wherever the official code calls
+    ``projection``: the stage-2/3 mesh sampling points (STAF eq. 3) and every stage's 2D
+    keypoints, hence the 2D loss (eq. 11).
+    """
+    scale = cam[:, None, :1]
+    depth = 2.0 * focal_length / (crop_size * scale + 1e-9)                # (B, 1, 1)
+    shifted_xy = points[..., :2] + cam[:, None, 1:]
+    return focal_length * shifted_xy / (points[..., 2:3] + depth) / (crop_size / 2.0)
 
 
 def crop_to_image_points(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Features φ_k (N, 256, H, W) are read at points in normalised crop coordinates [-1, 1]² by
 bilinear ``grid_sample`` (align_corners=True): at a fixed 21×21 grid in stage 1, at the
-weak-perspective projections of the 431 down-sampled mesh vertices in stages 2 and 3. A
+official crop-camera projections (``crop_perspective_project``) of the 431 down-sampled mesh vertices in stages 2 and 3. A
 point-wise MLP (PyMAF's mesh-aligned feature extractor) reduces each point's 256 channels to 5;
 the point features are flattened channel-major: (N, 5·P) = 2205 (grid) or 2155 (mesh).
 """

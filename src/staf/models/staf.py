@@ -23,7 +23,7 @@ from torch import nn
 
 from staf.body import BodyModel
 from staf.errors import StafError
-from staf.geometry.cameras import weak_perspective_project
+from staf.geometry.cameras import crop_perspective_project
 from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 from staf.models.apm import average_pool_target
 from staf.models.backbone import ResNetEncoder
@@ -106,12 +106,12 @@ class BodyPrediction:
         rotmat: (…, 24, 3, 3).
         pose: (…, 72) axis-angle θ.
         betas: (…, K).
-        cam: (…, 3) weak-perspective [s, tx, ty].
+        cam: (…, 3) crop camera [s, tx, ty] (official projection rule, see ``staf.geometry.cameras``).
         vertices: (…, N, 3), or None when made with ``meshes=False``.
         joints: (…, 24, 3).
         joint_sets: the body model's evaluation joints (``spin49``, ``h36m17``, ``lsp14``).
-        joints2d: projections in normalised crop coordinates of ``joints`` (key ``smpl24``) and
-            of every joint set, (…, J, 2).
+        joints2d: official crop-camera projections in normalised crop coordinates of ``joints``
+            (key ``smpl24``) and of every joint set, (…, J, 2).
     """
 
     pose_6d: torch.Tensor
@@ -266,11 +266,12 @@ class STAF(nn.Module):
         return self.point_mlps[0](sample_features(phi1, points))
 
     def mesh_points(self, params: Params) -> torch.Tensor:
-        """Eq. 3: the down-sampled mesh of ``params`` (detached), weak-perspective projected:
-        (N, 431, 2) in normalised crop coordinates."""
+        """Eq. 3: the down-sampled mesh of ``params`` (detached), projected with the official crop
+        camera (:func:`~staf.geometry.cameras.crop_perspective_project`): (N, 431, 2) in
+        normalised crop coordinates."""
         pose_6d, betas, cam = (p.detach() for p in params)
         rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
-        return weak_perspective_project(self.body.downsampled_vertices(rotmat, betas), cam)
+        return crop_perspective_project(self.body.downsampled_vertices(rotmat, betas), cam)
 
     def mesh_features(self, stage_index: int, phi: torch.Tensor, params: Params,
                       points: torch.Tensor | None = None) -> torch.Tensor:
@@ -301,8 +302,8 @@ class STAF(nn.Module):
         """Body model outputs and 2D projections for regressed parameters (N leading)."""
         rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
         out = self.body(rotmat, betas, vertices=meshes)
-        joints2d = {"smpl24": weak_perspective_project(out.joints, cam)}
-        joints2d.update({name: weak_perspective_project(value, cam) for name, value in out.joint_sets.items()})
+        joints2d = {"smpl24": crop_perspective_project(out.joints, cam)}
+        joints2d.update({name: crop_perspective_project(value, cam) for name, value in out.joint_sets.items()})
         return BodyPrediction(pose_6d, rotmat, matrix_to_axis_angle(rotmat).reshape(-1, 72), betas, cam,
                               out.vertices, out.joints, out.joint_sets, joints2d)
 

@@ -4,8 +4,8 @@ training, without rotation and flipping).
 One draw per window, shared by its T frames. The parameters of a global batch come from a
 generator seeded by ``(seed, stage, epoch, step)`` and are sharded like the windows, so resuming
 and data-parallel ranks see the same augmentation as an uninterrupted single process. Zoom and
-shift move the 2D keypoints with the image; 3D joints, pose and β do not change (the weak-
-perspective camera is predicted, not supervised).
+shift move the 2D keypoints with the image; 3D joints, pose and β do not change (the crop
+camera is predicted, not supervised).
 """
 
 from __future__ import annotations
