@@ -55,9 +55,12 @@ def test_db_files_round_trip(tmp_path, joints):
     assert [(s.name, len(s)) for s in split_sequences(back)] == [("seq0", 6), ("seq1", 4)]
 
 
-def test_sequences_break_at_frame_gaps():
-    data = {"vid_name": np.array(["a"] * 5), "frame_id": np.array([0, 1, 2, 7, 8])}
-    assert [(s.name, s.rows.tolist()) for s in split_sequences(data)] == [("a", [0, 1, 2]), ("a#2", [3, 4])]
+def test_sequences_split_by_name_and_optionally_at_frame_gaps():
+    data = {"vid_name": np.array(["a"] * 5 + ["b"] * 2 + ["a"]), "frame_id": np.array([0, 1, 2, 7, 8, 0, 1, 9])}
+    assert [(s.name, s.rows.tolist()) for s in split_sequences(data)] == [("a", [0, 1, 2, 3, 4]), ("b", [5, 6]),
+                                                                          ("a#2", [7])]
+    assert [(s.name, s.rows.tolist()) for s in split_sequences(data, at_gaps=True)] == [
+        ("a", [0, 1, 2]), ("a#2", [3, 4]), ("b", [5, 6]), ("a#3", [7])]
 
 
 def test_malformed_db_files_are_described(tmp_path):

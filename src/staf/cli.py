@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first N sequences")
+    evaluate.add_argument("--match", default="staf", choices=("staf", "tcmr", "vibe", "staf-official"),
+                          help="select and average frames as that project's evaluation script does "
+                               "(default: staf, every frame, validity masks, per-sequence accel; docs/evaluation.md)")
+    evaluate.add_argument("--split-at-gaps", action="store_true",
+                          help="also start a new sequence where frame_id jumps (default: split by vid_name only, "
+                               "as the peers do)")
     evaluate.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
     evaluate.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
     evaluate.set_defaults(handler=run_eval)
@@ -298,14 +304,15 @@ def resolve_data(args: argparse.Namespace):
     if args.data in PROTOCOLS:
         protocol = PROTOCOLS[args.data]
         root = Path(args.data_root or os.environ.get(DB_DIR_ENV) or Path("data") / "db")
-        path = root / protocol.db_file.format(split=args.split)
-        if not path.is_file():
+        names = protocol.file_names(args.split)
+        found = [root / name for name in names if (root / name).is_file()]
+        if not found:
             raise MissingAssetError(
-                f"{path.name} ({protocol.title}, split '{args.split}') was not found in {root.resolve()}. "
+                f"{' / '.join(names)} ({protocol.title}, split '{args.split}') was not found in {root.resolve()}. "
                 f"Pass --data-root DIR or set {DB_DIR_ENV}=DIR to the folder with the preprocessed db files "
                 "(made by the VIBE/TCMR/STAF preprocessing scripts), or give --data PATH of a db file."
             )
-        return path, protocol
+        return found[0], protocol
     path = Path(args.data)
     if not path.is_file():
         raise MissingAssetError(f"--data {args.data}: neither a dataset name ({', '.join(PROTOCOLS)}) nor a file")
@@ -330,8 +337,11 @@ def run_eval(args: argparse.Namespace) -> int:
         name = str(args.checkpoint)
     else:
         raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
+    from staf.evaluation.protocols import MATCHES
+
     result = evaluate(model, path, protocol, args.image_root, args.crop_scale, checkpoint=name,
-                      max_sequences=args.max_sequences)
+                      max_sequences=args.max_sequences, match=MATCHES[args.match],
+                      split_at_gaps=args.split_at_gaps)
     out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
     written = write_report(result, out)
     print(format_table(result))

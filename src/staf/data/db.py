@@ -5,7 +5,7 @@ Each file is a ``joblib.dump`` of a dict of per-frame arrays (N frames of many v
 | key | shape | meaning |
 |---|---|---|
 | ``vid_name`` | (N,) str | video (sequence) name |
-| ``frame_id`` | (N,) int | frame number within the video |
+| ``frame_id`` | (N,) int or str | frame number within the video (MPI-INF-3DHP: ``img_000001``) |
 | ``img_name`` | (N,) str | path of the frame image |
 | ``joints3D`` | (N, J, 3) | 3D joints in metres (3DPW: J = 14 LSP; H36M, MPI-INF-3DHP: 49 SPIN) |
 | ``joints2D`` | (N, J2, 3) | 2D joints in pixels with confidence |
@@ -13,16 +13,27 @@ Each file is a ``joblib.dump`` of a dict of per-frame arrays (N frames of many v
 | ``shape`` | (N, 10) | SMPL β |
 | ``bbox`` | (N, 4) | person box (cx, cy, w, h) in pixels |
 | ``features`` | (N, 2048) | pre-computed image features (VIBE/TCMR) |
-| ``valid`` / ``valid_i`` | (N,) | frame validity flags |
+| ``valid`` / ``valid_i`` | (N,) or (N, 1) | frame validity flags (MPI-INF-3DHP's ``valid_i`` is (N, 1)) |
+
+What the peers' preprocessing scripts write, and staf reads as they do:
+
+- MPI-INF-3DHP (``mpii3d_val_scale12_db.pt``): ``valid_i`` (N, 1) from the annotation's
+  ``valid_frame``; ``frame_id`` strings ``img_000001``; frames with a joint outside the image are
+  left out and the rest of the video continues under a new ``vid_name`` (``subj1_seg1``).
+- Human3.6M at 25 fps (``h36m_test_25fps_*_db.pt``): every second frame of the 50-fps video, so
+  ``frame_id`` advances by 2 per row.
+- 3DPW (``3dpw_test_db.pt``): rows with too few visible 2D keypoints are removed, leaving gaps in
+  ``frame_id``; ``valid`` is the camera-pose validity of the remaining rows.
 
 :func:`read_db` loads such a file with a restricted unpickler (numpy data only) and checks keys
 and shapes; :func:`write_db` writes one; :func:`split_sequences` splits the frames into
-sequences by video name and frame continuity.
+sequences by video name, as the peers do (optionally also at frame-number gaps).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +58,9 @@ SHAPES: dict[str, tuple[int | None, ...]] = {
     "valid": (),
     "valid_i": (),
 }
+
+#: per-frame flags that some files store as (N, 1) columns; read as (N,)
+FLAG_KEYS = ("valid", "valid_i")
 
 
 def _joblib_unpickler():
@@ -101,6 +115,9 @@ def validate_db(data: Any, source: str, required: tuple[str, ...] = REQUIRED_KEY
         raise MalformedFileError(f"{source}: expected a dict of per-frame arrays, found {type(data).__name__}")
     problems = [f"missing key '{key}'" for key in required if key not in data]
     arrays = {key: np.asarray(value) for key, value in data.items()}
+    for key in FLAG_KEYS:
+        if key in arrays and arrays[key].ndim == 2 and arrays[key].shape[1] == 1:
+            arrays[key] = arrays[key][:, 0]
     lengths = {key: len(value) for key, value in arrays.items() if value.ndim > 0}
     if lengths and len(set(lengths.values())) > 1:
         counts = ", ".join(f"{key} {count}" for key, count in sorted(lengths.items()))
@@ -137,17 +154,42 @@ class Sequence:
         return len(self.rows)
 
 
-def split_sequences(data: dict[str, np.ndarray]) -> list[Sequence]:
-    """Split frames into sequences where the video name changes or frame ids are not consecutive.
+def frame_numbers(frame_ids: np.ndarray) -> np.ndarray:
+    """(N,) frame numbers from a db's ``frame_id``: integers as they are, strings by their last
+    run of digits (``img_000123`` → 123)."""
+    frame_ids = np.asarray(frame_ids)
+    if frame_ids.dtype.kind in "iuf":
+        return frame_ids.astype(np.int64)
+    numbers = [re.search(r"(\d+)\D*$", str(value)) for value in frame_ids]
+    bad = next((str(value) for value, found in zip(frame_ids, numbers) if found is None), None)
+    if bad is not None:
+        raise MalformedFileError(f"frame_id '{bad}' has no frame number; split by video name only "
+                                 "(the default) or fix the file")
+    return np.array([int(found.group(1)) for found in numbers], dtype=np.int64)
 
-    Sequences split by a gap are named ``name``, ``name#2``, ``name#3``, … in order.
+
+def split_sequences(data: dict[str, np.ndarray], at_gaps: bool = False) -> list[Sequence]:
+    """Split the rows into sequences: a new sequence wherever ``vid_name`` changes (the peers'
+    rule, the default). With ``at_gaps``, also where ``frame_id`` jumps by more than the video's
+    own step (its most common step, so Human3.6M's step of 2 at 25 fps is no gap; 3DPW's removed
+    rows are).
+
+    A name that comes back after another, or a video split at a gap, gives ``name``, ``name#2``,
+    ``name#3``, … in order.
     """
     names = np.asarray(data["vid_name"]).astype(str)
-    frames = np.asarray(data["frame_id"]).astype(np.int64)
-    breaks = np.flatnonzero((names[1:] != names[:-1]) | (frames[1:] != frames[:-1] + 1)) + 1
+    breaks = set((np.flatnonzero(names[1:] != names[:-1]) + 1).tolist())
+    if at_gaps:
+        frames = frame_numbers(data["frame_id"])
+        for rows in np.split(np.arange(len(names)), sorted(breaks)):
+            steps = np.diff(frames[rows])
+            if len(steps):
+                values, counts = np.unique(steps, return_counts=True)
+                usual = values[np.argmax(counts)]
+                breaks.update((rows[1:][steps != usual]).tolist())
     sequences: list[Sequence] = []
     seen: dict[str, int] = {}
-    for rows in np.split(np.arange(len(names)), breaks):
+    for rows in np.split(np.arange(len(names)), sorted(breaks)):
         if len(rows) == 0:
             continue
         name = str(names[rows[0]])

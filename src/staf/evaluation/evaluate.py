@@ -2,7 +2,9 @@
 
 Each frame is predicted as the target of its own window, edges padded (the streaming runner);
 metrics are computed per sequence (acceleration never spans two videos) and averaged over the
-evaluated frames of all sequences.
+evaluated frames of all sequences. A :class:`~staf.evaluation.protocols.Match` preset changes
+which frames are predicted and scored, and how acceleration is averaged, to reproduce a peer's
+script (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, square_b
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
 from staf.errors import MissingAssetError, StafError
 from staf.evaluation import metrics
-from staf.evaluation.protocols import Protocol
+from staf.evaluation.protocols import MATCHES, Match, Protocol
 from staf.inference import StreamingRunner
 from staf.models import STAF
 
@@ -56,11 +58,15 @@ class EvaluationResult:
 
 
 def resolve_image(name: str, image_root: Path | None) -> Path:
-    """The image a db row names: as written, under ``image_root``, or by its last two parts."""
+    """The image a db row names: as written, else under ``image_root`` by the longest tail of its
+    path that exists there (the peers' files hold the paths of the machine that made them, e.g.
+    ``/data/mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS1/imageSequence/img_000001.jpg`` is found under
+    ``--image-root /my/mpi_inf_3dhp``)."""
     path = Path(name)
     candidates = [path]
     if image_root is not None:
-        candidates += [image_root / path, image_root / Path(*path.parts[-2:])]
+        parts = path.parts[1:] if path.is_absolute() else path.parts
+        candidates += [image_root / Path(*parts[start:]) for start in range(len(parts))]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -87,30 +93,69 @@ def sequence_crops(data: dict[str, np.ndarray], sequence: Sequence, image_root: 
 
 def evaluate(model: STAF, data_path: str | Path, protocol: Protocol, image_root: str | Path | None = None,
              crop_scale: float = DB_CROP_SCALE, checkpoint: str = "", max_sequences: int | None = None,
-             progress: bool = True) -> EvaluationResult:
-    """Measure ``model`` on a db file with ``protocol``."""
+             progress: bool = True, match: Match = MATCHES["staf"], split_at_gaps: bool = False) -> EvaluationResult:
+    """Measure ``model`` on a db file with ``protocol``, frames chosen and averaged as ``match``
+    says; sequences split by ``vid_name`` (and at frame gaps with ``split_at_gaps``)."""
     data = read_db(data_path, required=REQUIRED_KEYS + ("joints3D",))
-    sequences = split_sequences(data)[:max_sequences]
+    protocol = match.adapt(protocol)
+    sequences = select_sequences(data, split_sequences(data, at_gaps=split_at_gaps)[:max_sequences], match,
+                                 protocol.valid_key)
     image_root = Path(image_root) if image_root is not None else None
     fps = float(np.asarray(data["fps"]).reshape(-1)[0]) if "fps" in data else protocol.fps
     body = model.body
-    notes = []
+    notes = [f"match preset '{match.name}'"]
     with_mesh = _mesh_comparable(protocol, body.name, data, notes)
     runner = StreamingRunner(model)
     device = next(model.parameters()).device
-    results = []
+    results, centred = [], []
     bar = tqdm(total=sum(len(s) for s in sequences), unit="frame", desc=f"eval {protocol.name}", disable=not progress)
     for sequence in sequences:
         crops = sequence_crops(data, sequence, image_root, model.config.image_size, crop_scale)
         prediction = runner(crops.to(device))
-        results.append(_measure(sequence, data, prediction, protocol, fps, with_mesh, body))
+        result, pred_c, gt_c = _measure(sequence, data, prediction, protocol, fps, with_mesh, body, match.valid_mask)
+        results.append(result)
+        centred.append((pred_c, gt_c))
         bar.update(len(sequence))
         bar.set_postfix(sequences=f"{len(results)}/{len(sequences)}")
     bar.close()
     if not results:
-        raise StafError(f"{data_path}: no sequences to evaluate")
-    return EvaluationResult(protocol.name, protocol.title, str(data_path), checkpoint, _aggregate(results, with_mesh),
-                            results, notes)
+        raise StafError(f"{data_path}: no sequences to evaluate with --match {match.name} "
+                        f"(it skips sequences shorter than {match.min_length} frames)")
+    summary = _aggregate(results, with_mesh)
+    if match.concat_accel:
+        summary.update(_concatenated_accel(centred, fps))
+    return EvaluationResult(protocol.name, protocol.title, str(data_path), checkpoint, summary, results, notes)
+
+
+def select_sequences(data: dict[str, np.ndarray], sequences: list[Sequence], match: Match,
+                     valid_key: str | None) -> list[Sequence]:
+    """The sequences ``match`` runs the model on: invalid rows dropped (TCMR: only the ``valid``
+    key), short sequences skipped, and chunks cut with their tails dropped (VIBE)."""
+    chosen = []
+    for sequence in sequences:
+        rows = sequence.rows
+        if match.drop_invalid and valid_key == "valid" and "valid" in data:
+            rows = rows[np.asarray(data["valid"])[rows] > 0]
+        if len(rows) == 0 or len(rows) < match.min_length:
+            continue
+        if match.chunk is None:
+            chosen.append(Sequence(sequence.name, rows))
+            continue
+        for start in range(0, len(rows) - match.chunk + 1, match.chunk):
+            chosen.append(Sequence(f"{sequence.name}[{start}:{start + match.chunk}]", rows[start : start + match.chunk]))
+    return chosen
+
+
+def _concatenated_accel(centred: list[tuple[torch.Tensor, torch.Tensor]], fps: float) -> dict[str, float]:
+    """VIBE's and the official STAF script's acceleration: over every scored frame of every
+    sequence concatenated, so stencils span sequence boundaries."""
+    pred = torch.cat([p for p, _ in centred])
+    gt = torch.cat([g for _, g in centred])
+    if len(pred) < 3:
+        return {"accel": float("nan"), "accel_ms2": float("nan"), "pred_accel": float("nan")}
+    accel = float(metrics.accel_error(pred, gt).mean())
+    return {"accel": accel, "accel_ms2": float(metrics.to_metres_per_second_squared(accel, fps)),
+            "pred_accel": float(metrics.mean_acceleration(pred).mean())}
 
 
 def _mesh_comparable(protocol: Protocol, body_name: str, data: dict, notes: list[str]) -> bool:
@@ -125,7 +170,9 @@ def _mesh_comparable(protocol: Protocol, body_name: str, data: dict, notes: list
 
 
 @torch.no_grad()
-def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, body) -> SequenceResult:
+def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, body,
+             use_valid: bool = True) -> tuple[SequenceResult, torch.Tensor, torch.Tensor]:
+    """One sequence's metrics, and its pelvis-centred prediction and ground truth (T, J, 3)."""
     rows = sequence.rows
     gt = torch.as_tensor(data["joints3D"][rows], dtype=torch.float32)
     gt = gt[:, list(protocol.gt_joints)] if protocol.gt_joints is not None else gt
@@ -135,7 +182,7 @@ def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, bod
         raise StafError(f"prediction has joints {tuple(pred.shape[1:])} but the ground truth {tuple(gt.shape[1:])}; "
                         f"is '{protocol.name}' the right protocol for this file?")
     valid = torch.ones(len(rows), dtype=torch.bool)
-    if protocol.valid_key and protocol.valid_key in data:
+    if use_valid and protocol.valid_key and protocol.valid_key in data:
         valid = torch.as_tensor(np.asarray(data[protocol.valid_key][rows]).reshape(len(rows)) > 0)
     pred_c, gt_c = metrics.centre(pred, protocol.pelvis), metrics.centre(gt, protocol.pelvis)
     per_frame_mpjpe = metrics.mpjpe(pred, gt, protocol.pelvis)[valid]
@@ -149,9 +196,13 @@ def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, bod
     curve = metrics.accel_error(pred_c, gt_c) if len(rows) >= 3 else torch.zeros(0)
     own = metrics.mean_acceleration(pred_c) if len(rows) >= 3 else torch.zeros(0)
     accel = float(curve[interior].mean()) if interior.any() else float("nan")
-    return SequenceResult(sequence.name, len(rows), int(valid.sum()), float(per_frame_pa.mean()),
-                          float(per_frame_mpjpe.mean()), pve, accel, metrics.to_metres_per_second_squared(accel, fps),
-                          float(own.mean()) if len(own) else float("nan"), int(interior.sum()), curve.tolist())
+    result = SequenceResult(
+        name=sequence.name, frames=len(rows), evaluated=int(valid.sum()), pa_mpjpe=float(per_frame_pa.mean()),
+        mpjpe=float(per_frame_mpjpe.mean()), pve=pve, accel=accel,
+        accel_ms2=metrics.to_metres_per_second_squared(accel, fps),
+        pred_accel=float(own.mean()) if len(own) else float("nan"), accel_frames=int(interior.sum()),
+        accel_curve=curve.tolist())
+    return result, pred_c, gt_c
 
 
 def _aggregate(results: list[SequenceResult], with_mesh: bool) -> dict[str, float | None]:

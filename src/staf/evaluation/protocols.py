@@ -12,6 +12,10 @@ As VIBE / TCMR / MPS-Net / STAF evaluate:
   flagged in ``valid_i`` only; 30 fps.
 - ``synthetic``: staf's generated data; 14 LSP joints from both sides' SPIN-49 set, PVE
   against the ground-truth mesh of the same body model, fps from the data.
+
+:class:`Match` presets reproduce how each peer's script selects and averages frames
+(``staf eval --match``); staf's own default scores every frame with validity masks and
+per-sequence acceleration.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class Protocol:
 
     Attributes:
         name: protocol name.
-        db_file: default file name, ``{split}`` replaced by the split.
+        db_files: default file names, most usual first, ``{split}`` replaced by the split (the
+            names the peers' preprocessing scripts write).
         gt_joints: indices into the db's ``joints3D`` (None: all).
         pred_joint_set: the body model's joint set the prediction uses.
         pred_joints: indices into that set (None: all).
@@ -46,10 +51,12 @@ class Protocol:
         valid_key: db key flagging the frames to evaluate (if present).
         mesh: "smpl" (PVE only with an SMPL body model), "same" (with the model that made the data), or None.
         title: column title in the results table.
+        split_names: the file's name for a split where the peers use another (MPI-INF-3DHP's
+            test set is their ``val``).
     """
 
     name: str
-    db_file: str
+    db_files: tuple[str, ...]
     gt_joints: tuple[int, ...] | None
     pred_joint_set: str
     pred_joints: tuple[int, ...] | None
@@ -58,16 +65,75 @@ class Protocol:
     valid_key: str | None
     mesh: str | None
     title: str
+    split_names: tuple[tuple[str, str], ...] = ()
+
+    def file_names(self, split: str) -> list[str]:
+        """Candidate db file names for ``split``, most usual first."""
+        split = dict(self.split_names).get(split, split)
+        return [name.format(split=split) for name in self.db_files]
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    "3dpw": Protocol("3dpw", "3dpw_{split}_db.pt", None, "lsp14", None, (2, 3), 30.0, "valid", "smpl", "3DPW"),
-    "h36m": Protocol("h36m", "h36m_{split}_25fps_db.pt", LSP14_FROM_SPIN49, "lsp14", None, (2, 3), 25.0, "valid",
-                     None, "Human3.6M"),
-    "mpii3d": Protocol("mpii3d", "mpii3d_{split}_db.pt", MPII3D17_FROM_SPIN49, "spin49", MPII3D17_FROM_SPIN49, 14,
-                       30.0, "valid_i", None, "MPI-INF-3DHP"),
-    "synthetic": Protocol("synthetic", "synth_{split}_db.pt", LSP14_FROM_SPIN49, "spin49", LSP14_FROM_SPIN49, (2, 3),
-                          30.0, "valid", "same", "staf synthetic"),
+    "3dpw": Protocol(
+        name="3dpw", db_files=("3dpw_{split}_db.pt",), gt_joints=None, pred_joint_set="lsp14",
+        pred_joints=None, pelvis=(2, 3), fps=30.0, valid_key="valid", mesh="smpl", title="3DPW"),
+    "h36m": Protocol(
+        name="h36m",
+        db_files=("h36m_{split}_25fps_nosmpl_db.pt", "h36m_{split}_front_25fps_tight_nosmpl_db.pt",
+                  "h36m_{split}_25fps_tight_db.pt", "h36m_{split}_front_25fps_tight_db.pt", "h36m_{split}_25fps_db.pt"),
+        gt_joints=LSP14_FROM_SPIN49, pred_joint_set="lsp14", pred_joints=None, pelvis=(2, 3), fps=25.0,
+        valid_key="valid", mesh=None, title="Human3.6M"),
+    "mpii3d": Protocol(
+        name="mpii3d", db_files=("mpii3d_{split}_scale12_db.pt", "mpii3d_{split}_db.pt"),
+        gt_joints=MPII3D17_FROM_SPIN49, pred_joint_set="spin49", pred_joints=MPII3D17_FROM_SPIN49, pelvis=14,
+        fps=30.0, valid_key="valid_i", mesh=None, title="MPI-INF-3DHP", split_names=(("test", "val"),)),
+    "synthetic": Protocol(
+        name="synthetic", db_files=("synth_{split}_db.pt",), gt_joints=LSP14_FROM_SPIN49, pred_joint_set="spin49",
+        pred_joints=LSP14_FROM_SPIN49, pelvis=(2, 3), fps=30.0, valid_key="valid", mesh="same",
+        title="staf synthetic"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    """Which frames a peer's evaluation script predicts and scores, and how it averages
+    (docs/evaluation.md has the table and where each rule comes from).
+
+    Attributes:
+        name: preset name (``staf eval --match NAME``).
+        drop_invalid: remove the rows whose ``valid`` flag is 0 before inference, so windows
+            run over the remaining frames (TCMR on 3DPW).
+        min_length: skip sequences with fewer frames (after ``drop_invalid``).
+        chunk: cut each sequence into chunks of this many frames, each run on its own, and drop
+            the tail that does not fill a chunk (VIBE); None: the whole sequence.
+        valid_mask: score only the frames flagged by the protocol's ``valid_key``.
+        concat_accel: acceleration error over all scored frames concatenated in file order
+            (spanning sequence boundaries) instead of within each sequence.
+        lsp14_everywhere: score every dataset on the 14 LSP joints with the mid-hip pelvis
+            (VIBE scores MPI-INF-3DHP so, not on its 17 joints).
+    """
+
+    name: str
+    drop_invalid: bool = False
+    min_length: int = 0
+    chunk: int | None = None
+    valid_mask: bool = True
+    concat_accel: bool = False
+    lsp14_everywhere: bool = False
+
+    def adapt(self, protocol: Protocol) -> Protocol:
+        """The protocol as this preset scores it."""
+        if self.lsp14_everywhere and protocol.name == "mpii3d":
+            return dataclasses.replace(protocol, gt_joints=LSP14_FROM_SPIN49, pred_joint_set="lsp14",
+                                       pred_joints=None, pelvis=(2, 3))
+        return protocol
+
+
+MATCHES: dict[str, Match] = {
+    "staf": Match(name="staf"),
+    "tcmr": Match(name="tcmr", drop_invalid=True, min_length=16),
+    "vibe": Match(name="vibe", chunk=16, valid_mask=False, concat_accel=True, lsp14_everywhere=True),
+    "staf-official": Match(name="staf-official", min_length=9, valid_mask=False, concat_accel=True),
 }
 
 

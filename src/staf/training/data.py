@@ -46,10 +46,11 @@ class WindowSource:
         return len(self.windows)
 
     def _windows(self) -> np.ndarray:
-        """(W, T) frame rows of every window (images: one frame repeated T times)."""
+        """(W, T) frame rows of every window (images: one frame repeated T times). Windows never
+        span a gap in the frame numbers (3DPW's removed rows)."""
         if self.source.images_only:
             return np.repeat(np.arange(len(self.data["vid_name"]))[:, None], self.seq_len, axis=1)
-        windows = [seq.rows[start : start + self.seq_len] for seq in split_sequences(self.data)
+        windows = [seq.rows[start : start + self.seq_len] for seq in split_sequences(self.data, at_gaps=True)
                    for start in range(len(seq) - self.seq_len + 1)]
         return np.array(windows, dtype=np.int64).reshape(-1, self.seq_len)
 
