@@ -17,7 +17,7 @@ import time
 import torch
 
 from staf.body import BodyModel
-from staf.inference import StreamingRunner, naive_sequence
+from staf.models.staf.streaming import StreamingRunner, naive_sequence
 from staf.models import STAF, STAFConfig
 
 

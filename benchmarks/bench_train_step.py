@@ -79,7 +79,7 @@ def main() -> None:
     for precision, layout, adam in SETTINGS:
         torch.manual_seed(0)
         model = STAF(config, body).to(device).train()
-        model.set_encoder_precision(precision)
+        model.encoder.set_precision(precision)
         if layout == "nchw":
             model.encoder.to(memory_format=torch.contiguous_format)
         steps[(precision, layout, adam)] = make_step(model, images, targets, adam)

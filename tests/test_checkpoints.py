@@ -11,8 +11,9 @@ from staf.cli import main
 from staf.errors import StafError
 from staf.models import STAF, STAFConfig
 from staf.models.backbone import ResNetEncoder
-from staf.models.checkpoint import convert_official, load_checkpoint, save_checkpoint
-from staf.models.sampling import grid_points
+from staf.models.checkpoint import load_checkpoint, save_checkpoint
+from staf.models.staf.official import convert_official
+from staf.models.staf.sampling import grid_points
 
 from test_staf_model import official_entries
 

@@ -135,13 +135,18 @@ def test_staf_eval_reports_missing_images_and_data(tmp_path, tiny_checkpoint, ca
 
 
 def test_mean_pose_baseline_predicts_the_mean_for_every_frame(tmp_path, capsys):
-    from staf.cli import mean_pose_model
+    from staf.models import SequenceInput, build_model
 
     write_db(tmp_path / "synth_test_db.pt", make_db(tmp_path, 49))
     assert main(["eval", "--mean-pose", "--data", str(tmp_path / "synth_test_db.pt"), "--image-root",
                  str(tmp_path / "images"), "--out", str(tmp_path / "r")]) == 0
     assert "mean-pose baseline" in capsys.readouterr().out
-    model = mean_pose_model(BodyModel.load()).eval()
+    body = BodyModel.load()
+    model = build_model("mean-pose", {}, body).eval()
     out = model(torch.randn(2, 1, 3, 64, 64))
-    assert torch.allclose(out.final.pose_6d, model.init_pose.expand(2, -1))
+    assert torch.allclose(out.final.pose_6d, body.mean_pose_6d.float().expand(2, -1))
+    per_frame = model.predict_sequence(SequenceInput(crops=torch.randn(5, 3, 64, 64)))
+    assert torch.equal(per_frame.betas, body.mean_shape.float().expand(5, -1))
+    rest = body(torch.zeros(1, 72))  # the mean pose is not the rest pose: the baseline is not trivial
+    assert (per_frame.joints[:1] - rest.joints).abs().max() > 0.05
     assert main(["eval", "--data", str(tmp_path / "synth_test_db.pt")]) == 2

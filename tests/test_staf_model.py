@@ -14,10 +14,10 @@ from staf.errors import StafError
 from staf.geometry.cameras import weak_perspective_project
 from staf.geometry.rotations import rot6d_to_matrix
 from staf.models import STAF, STAFConfig
-from staf.models.apm import average_pool_target
-from staf.models.safm import SAFM
-from staf.models.sampling import grid_points
-from staf.models.tcfm import TCFM
+from staf.models.staf.apm import average_pool_target
+from staf.models.staf.safm import SAFM
+from staf.models.staf.sampling import grid_points
+from staf.models.staf.tcfm import TCFM
 
 #: every key and shape of the official checkpoint's head (copied from shared/reference)
 OFFICIAL_TSV = Path(__file__).resolve().parent / "data" / "official_staf_head_state_dict.tsv"

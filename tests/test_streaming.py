@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from staf.body import BodyModel
-from staf.inference import StreamingRunner, naive_sequence, window_indices
+from staf.models.base import window_indices
+from staf.models.staf.streaming import StreamingRunner, naive_sequence
 from staf.models import STAF, STAFConfig
 
 

@@ -89,13 +89,13 @@ def test_bf16_encoder_features_are_float32_and_close(tiny_data):
     model = Trainer(tiny_config(tiny_data), Path("unused"), 1, progress=False).model.eval()
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        reference = model.encode(images)
-        model.set_encoder_precision("bf16")
-        reduced = model.encode(images)
+        reference = model.encoder.encode(images)
+        model.encoder.set_precision("bf16")
+        reduced = model.encoder.encode(images)
     assert reduced.dtype == torch.float32
     assert float((reduced - reference).norm() / reference.norm()) < 0.05
     with pytest.raises(StafError, match="unknown precision 'fp8'"):
-        model.set_encoder_precision("fp8")
+        model.encoder.set_precision("fp8")
 
 
 def test_resume_refuses_another_architecture(tiny_data, tmp_path):

@@ -223,7 +223,8 @@ def run_body(args: argparse.Namespace) -> int:
 
 def run_convert_official(args: argparse.Namespace) -> int:
     from staf.body import BodyModel
-    from staf.models.checkpoint import convert_official, save_checkpoint
+    from staf.models.checkpoint import save_checkpoint
+    from staf.models.staf.official import convert_official
 
     body = BodyModel.load(args.body_model, args.base_data, args.gender)
     model, notes = convert_official(args.head, args.backbone, body)
@@ -254,7 +255,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from staf.config import load_config, to_dict
+    from staf.config import load_config
     from staf.training import TrainConfig, Trainer
 
     config = load_config(TrainConfig, args.preset, parse_overrides(args.overrides))
@@ -265,7 +266,7 @@ def run_train(args: argparse.Namespace) -> int:
                                  val=resolve(config.val) if config.val else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     stages = (1, 2) if args.stage == "both" else (int(args.stage),)
     for stage in stages:
         init = args.init or (out / "stage1" / "best.pt") if stage == 2 else None
@@ -331,7 +332,10 @@ def run_eval(args: argparse.Namespace) -> int:
     path, protocol = resolve_data(args)
     body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
     if args.mean_pose:
-        model, name = mean_pose_model(body or BodyModel.load("open", device=args.device)), "mean-pose baseline"
+        from staf.models.registry import build_model
+
+        body = body or BodyModel.load("open", device=args.device)
+        model, name = build_model("mean-pose", {}, body), "mean-pose baseline"
     elif args.checkpoint:
         model, _ = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
         name = str(args.checkpoint)
@@ -349,21 +353,6 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
-
-
-def mean_pose_model(body):
-    """A STAF whose regressors add nothing: every frame gets the mean pose, β and camera."""
-    import torch
-
-    from staf.models import STAF, STAFConfig
-
-    model = STAF(STAFConfig(variant="base", seq_len=1, backbone="resnet18", image_size=64), body)
-    with torch.no_grad():
-        for regressor in model.regressors:
-            for layer in (regressor.decpose, regressor.decshape, regressor.deccam):
-                layer.weight.zero_()
-                layer.bias.zero_()
-    return model
 
 
 def _read_pose(spec: str | None, body, rot6d_to_axis_angle) -> torch.Tensor:

@@ -73,8 +73,11 @@ SPIN49_FROM_54: tuple[int, ...] = (
     8, 5, 45, 46, 4, 7, 21, 19, 17, 16, 18, 20, 47, 48, 49, 50, 51, 52, 53, 24, 26, 25, 28, 27,
 )
 
-#: The 14 LSP joints are SPIN-49 joints 25..38.
+#: The 14 LSP joints are SPIN-49 joints 25..38 (the one definition staf uses: losses,
+#: protocols, training data, previews).
 SPIN49_LSP14 = slice(25, 39)
+#: the same as indices
+LSP14_FROM_SPIN49: tuple[int, ...] = tuple(range(SPIN49_LSP14.start, SPIN49_LSP14.stop))
 
 #: Rows of the field's ``J_regressor_h36m.npy``, named by the body side each row sits on. The
 #: legs come left first: SPIN/VIBE/TCMR/STAF's ``H36M_TO_J17`` (below) sends row 6 to the

@@ -8,6 +8,7 @@ are cropped at scale 1.3 (``DB_CROP_SCALE``); the same rule makes the synthetic 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,29 @@ from staf.errors import MalformedFileError, MissingAssetError
 DB_CROP_SCALE = 1.3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclasses.dataclass(frozen=True)
+class CropRule:
+    """How a person box becomes the crop a model sees (recorded in checkpoints).
+
+    Attributes:
+        rule: ``square``: the square ``(cx, cy, max(w, h) · scale)`` around the box centre.
+        scale: context around the box (1.3 for the peers' db files and staf's synthetic data).
+    """
+
+    rule: str = "square"
+    scale: float = DB_CROP_SCALE
+
+    def __post_init__(self) -> None:
+        if self.rule != "square":
+            raise MalformedFileError(f"unknown crop rule '{self.rule}'; staf knows 'square'")
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise MalformedFileError(f"crop scale must be a positive number, got {self.scale}")
+
+    def squares(self, bbox: np.ndarray) -> np.ndarray:
+        """(…, 4) boxes (cx, cy, w, h) → (…, 3) squares (cx, cy, side)."""
+        return square_box(bbox, self.scale)
 
 
 def square_box(bbox: np.ndarray, scale: float = DB_CROP_SCALE) -> np.ndarray:
@@ -34,6 +58,24 @@ def crop(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     scale = size / side
     affine = np.array([[scale, 0.0, size / 2 - scale * cx], [0.0, scale, size / 2 - scale * cy]])
     return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+def resolve_image(name: str, image_root: Path | None) -> Path:
+    """The image a db row names: as written, else under ``image_root`` by the longest tail of its
+    path that exists there (the peers' files hold the paths of the machine that made them, e.g.
+    ``/data/mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS1/imageSequence/img_000001.jpg`` is found under
+    ``--image-root /my/mpi_inf_3dhp``)."""
+    path = Path(name)
+    candidates = [path]
+    if image_root is not None:
+        parts = path.parts[1:] if path.is_absolute() else path.parts
+        candidates += [Path(image_root) / Path(*parts[start:]) for start in range(len(parts))]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates[:4]) + (", …" if len(candidates) > 4 else "")
+    raise MissingAssetError(f"image '{name}' of the dataset was not found (tried: {tried}); "
+                            "pass --image-root DIR, the folder the db's img_name paths are relative to")
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, square_box
+from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, resolve_image, square_box
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
 from staf.errors import MissingAssetError, StafError
 from staf.evaluation import metrics
 from staf.evaluation.protocols import MATCHES, Match, Protocol
-from staf.inference import StreamingRunner
-from staf.models import STAF
+from staf.geometry.cameras import default_focal_length
+from staf.models.base import MeshRecoveryModel, SequenceInput
 
 METRIC_NAMES = ("pa_mpjpe", "mpjpe", "pve", "accel", "accel_ms2", "pred_accel")
 
@@ -57,41 +57,38 @@ class EvaluationResult:
     notes: list[str]
 
 
-def resolve_image(name: str, image_root: Path | None) -> Path:
-    """The image a db row names: as written, else under ``image_root`` by the longest tail of its
-    path that exists there (the peers' files hold the paths of the machine that made them, e.g.
-    ``/data/mpi_inf_3dhp/mpi_inf_3dhp_test_set/TS1/imageSequence/img_000001.jpg`` is found under
-    ``--image-root /my/mpi_inf_3dhp``)."""
-    path = Path(name)
-    candidates = [path]
-    if image_root is not None:
-        parts = path.parts[1:] if path.is_absolute() else path.parts
-        candidates += [image_root / Path(*parts[start:]) for start in range(len(parts))]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    raise MissingAssetError(f"image '{name}' of the dataset was not found (tried: {tried}); "
-                            "pass --image-root DIR, the folder the db's img_name paths are relative to")
+def sequence_input(data: dict[str, np.ndarray], sequence: Sequence, image_root: Path | None, size: int,
+                   scale: float) -> SequenceInput:
+    """One sequence's frames as a model takes them (N leading): normalised crops (N, 3, size, size)
+    (the db's own crops when it has them, resized as training resizes them; else cut from the
+    frames by the box), the squares (N, 3), and the image size (N, 2) and focal length (N,) where
+    known (from the frames, or the db's intrinsics)."""
+    import cv2
 
-
-def sequence_crops(data: dict[str, np.ndarray], sequence: Sequence, image_root: Path | None, size: int,
-                   scale: float) -> torch.Tensor:
-    """(T, 3, size, size) normalised crops of one sequence (the db's own crops when it has them,
-    resized as training resizes them; else cut from the frames by the box)."""
+    rows = sequence.rows
+    boxes = torch.as_tensor(data["crop_box"][rows] if "crop_box" in data else square_box(data["bbox"][rows], scale))
     if "crop_name" in data:
-        import cv2
-
         images = [cv2.resize(read_image(resolve_image(str(data["crop_name"][row]), image_root)), (size, size),
-                             interpolation=cv2.INTER_AREA) for row in sequence.rows]
-        return normalise(np.stack(images))
-    boxes = square_box(data["bbox"][sequence.rows], scale)
-    images = [crop(read_image(resolve_image(str(data["img_name"][row]), image_root)), box, size)
-              for row, box in zip(sequence.rows, boxes)]
-    return normalise(np.stack(images))
+                             interpolation=cv2.INTER_AREA) for row in rows]
+        return SequenceInput(crops=normalise(np.stack(images)), boxes=boxes.float(),
+                             focal_length=_focal(data, rows, None))
+    frames = [read_image(resolve_image(str(data["img_name"][row]), image_root)) for row in rows]
+    image_size = torch.tensor([[frame.shape[1], frame.shape[0]] for frame in frames], dtype=torch.float32)
+    crops = [crop(frame, box, size) for frame, box in zip(frames, boxes.numpy())]
+    return SequenceInput(crops=normalise(np.stack(crops)), boxes=boxes.float(), image_size=image_size,
+                         focal_length=_focal(data, rows, image_size))
 
 
-def evaluate(model: STAF, data_path: str | Path, protocol: Protocol, image_root: str | Path | None = None,
+def _focal(data: dict[str, np.ndarray], rows: np.ndarray, image_size: torch.Tensor | None) -> torch.Tensor | None:
+    """Focal lengths in pixels: the db's intrinsics, else CLIFF's default (the image diagonal)."""
+    if "cam_intrinsics" in data:
+        return torch.as_tensor(data["cam_intrinsics"][rows][:, 0, 0], dtype=torch.float32)
+    if image_size is None:
+        return None
+    return torch.tensor([default_focal_length(float(w), float(h)) for w, h in image_size.tolist()])
+
+
+def evaluate(model: MeshRecoveryModel, data_path: str | Path, protocol: Protocol, image_root: str | Path | None = None,
              crop_scale: float = DB_CROP_SCALE, checkpoint: str = "", max_sequences: int | None = None,
              progress: bool = True, match: Match = MATCHES["staf"], split_at_gaps: bool = False) -> EvaluationResult:
     """Measure ``model`` on a db file with ``protocol``, frames chosen and averaged as ``match``
@@ -105,13 +102,11 @@ def evaluate(model: STAF, data_path: str | Path, protocol: Protocol, image_root:
     body = model.body
     notes = [f"match preset '{match.name}'"]
     with_mesh = _mesh_comparable(protocol, body.name, data, notes)
-    runner = StreamingRunner(model)
-    device = next(model.parameters()).device
     results, centred = [], []
     bar = tqdm(total=sum(len(s) for s in sequences), unit="frame", desc=f"eval {protocol.name}", disable=not progress)
     for sequence in sequences:
-        crops = sequence_crops(data, sequence, image_root, model.config.image_size, crop_scale)
-        prediction = runner(crops.to(device))
+        track = sequence_input(data, sequence, image_root, model.config.image_size, crop_scale)
+        prediction = model.predict_sequence(track.to(model.device))
         result, pred_c, gt_c = _measure(sequence, data, prediction, protocol, fps, with_mesh, body, match.valid_mask)
         results.append(result)
         centred.append((pred_c, gt_c))

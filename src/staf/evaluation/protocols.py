@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from staf.body.joint_sets import SPIN49_JOINT_NAMES
+from staf.body.joint_sets import LSP14_FROM_SPIN49, LSP14_HIPS, SPIN49_JOINT_NAMES
 
 #: MPI-INF-3DHP's 17 test joints (head top, neck, R shoulder/elbow/wrist, L shoulder/elbow/wrist,
 #: R hip/knee/ankle, L hip/knee/ankle, pelvis, spine, head) in the SPIN-49 set.
@@ -32,7 +32,6 @@ MPII3D17_NAMES = (
     "Left Ankle", "Pelvis (MPII)", "Spine (H36M)", "Head (H36M)",
 )
 MPII3D17_FROM_SPIN49 = tuple(SPIN49_JOINT_NAMES.index(name) for name in MPII3D17_NAMES)
-LSP14_FROM_SPIN49 = tuple(range(25, 39))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,12 +75,12 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "3dpw": Protocol(
         name="3dpw", db_files=("3dpw_{split}_db.pt",), gt_joints=None, pred_joint_set="lsp14",
-        pred_joints=None, pelvis=(2, 3), fps=30.0, valid_key="valid", mesh="smpl", title="3DPW"),
+        pred_joints=None, pelvis=LSP14_HIPS, fps=30.0, valid_key="valid", mesh="smpl", title="3DPW"),
     "h36m": Protocol(
         name="h36m",
         db_files=("h36m_{split}_25fps_nosmpl_db.pt", "h36m_{split}_front_25fps_tight_nosmpl_db.pt",
                   "h36m_{split}_25fps_tight_db.pt", "h36m_{split}_front_25fps_tight_db.pt", "h36m_{split}_25fps_db.pt"),
-        gt_joints=LSP14_FROM_SPIN49, pred_joint_set="lsp14", pred_joints=None, pelvis=(2, 3), fps=25.0,
+        gt_joints=LSP14_FROM_SPIN49, pred_joint_set="lsp14", pred_joints=None, pelvis=LSP14_HIPS, fps=25.0,
         valid_key="valid", mesh=None, title="Human3.6M"),
     "mpii3d": Protocol(
         name="mpii3d", db_files=("mpii3d_{split}_scale12_db.pt", "mpii3d_{split}_db.pt"),
@@ -89,7 +88,7 @@ PROTOCOLS: dict[str, Protocol] = {
         fps=30.0, valid_key="valid_i", mesh=None, title="MPI-INF-3DHP", split_names=(("test", "val"),)),
     "synthetic": Protocol(
         name="synthetic", db_files=("synth_{split}_db.pt",), gt_joints=LSP14_FROM_SPIN49, pred_joint_set="spin49",
-        pred_joints=LSP14_FROM_SPIN49, pelvis=(2, 3), fps=30.0, valid_key="valid", mesh="same",
+        pred_joints=LSP14_FROM_SPIN49, pelvis=LSP14_HIPS, fps=30.0, valid_key="valid", mesh="same",
         title="staf synthetic"),
 }
 
@@ -125,7 +124,7 @@ class Match:
         """The protocol as this preset scores it."""
         if self.lsp14_everywhere and protocol.name == "mpii3d":
             return dataclasses.replace(protocol, gt_joints=LSP14_FROM_SPIN49, pred_joint_set="lsp14",
-                                       pred_joints=None, pelvis=(2, 3))
+                                       pred_joints=None, pelvis=LSP14_HIPS)
         return protocol
 
 

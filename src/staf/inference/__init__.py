@@ -1,5 +1,3 @@
-"""Inference: video → tracks → per-frame results (streaming STAF over sequences)."""
-
-from staf.inference.streaming import StreamingRunner, naive_sequence, window_indices
-
-__all__ = ["StreamingRunner", "naive_sequence", "window_indices"]
+"""Inference: video → tracks → per-frame results. Per-track prediction is each model's
+``predict_sequence`` (:mod:`staf.models.base`; STAF's streaming runner in
+:mod:`staf.models.staf.streaming`)."""

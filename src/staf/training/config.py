@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+from staf.config import to_dict
 from staf.errors import StafError
-from staf.models import STAFConfig
+from staf.models.registry import model_config_from_dict, model_config_to_dict, model_name
 
 
 @dataclasses.dataclass
@@ -85,14 +87,16 @@ class AugmentConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Two-stage STAF training (§IV-C): stage 1 the single-frame base model end to end, stage 2
-    the video model from it with the encoder frozen and its features cached.
+    """Training of any registered model, in the stages of its recipe (``training_stages``; for
+    STAF §IV-C: stage 1 the single-frame base model end to end, stage 2 the video model from it
+    with the encoder frozen and its features cached).
 
+    ``model``: ``{name: staf, …}``, read with the named model's config class (registry).
     ``precision``: ``fp32`` or ``bf16`` (the encoder under bfloat16 autocast, also when caching
     stage-2 features; the rest in float32).
     """
 
-    model: STAFConfig = dataclasses.field(default_factory=STAFConfig)
+    model: Any = dataclasses.field(default_factory=lambda: model_config_from_dict({"name": "staf"}))
     train: tuple[SourceConfig, ...] = ()
     val: SourceConfig | None = None
     stage1: StageConfig = dataclasses.field(default_factory=lambda: StageConfig(epochs=20, lr=1e-4))
@@ -104,3 +108,14 @@ class TrainConfig:
     freeze_batchnorm: bool = False
     precision: str = "fp32"
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        self.model = model_config_from_dict(self.model, "model")
+
+    @property
+    def model_name(self) -> str:
+        return model_name(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (YAML snapshots, checkpoints), the model with its ``name``."""
+        return {**to_dict(self), "model": model_config_to_dict(self.model)}

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from staf.body.joint_sets import SPIN49_LSP14
 from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, square_box
 from staf.data.db import REQUIRED_KEYS, read_db, split_sequences
 from staf.errors import StafError
@@ -79,7 +80,7 @@ class WindowSource:
         if joints.shape[1] == 49:
             return joints.astype(np.float32)
         out = np.zeros((len(joints), 49, 3), np.float32)
-        out[:, 25:39] = joints
+        out[:, SPIN49_LSP14] = joints
         return out
 
     def _normalised_2d(self) -> np.ndarray:

@@ -16,13 +16,12 @@ import dataclasses
 
 import torch
 
+from staf.body.joint_sets import LSP14_HIPS, SPIN49_LSP14
 from staf.evaluation.metrics import centre
 from staf.geometry.rotations import axis_angle_to_matrix
-from staf.models.staf import BodyPrediction
+from staf.models.base import BodyPrediction
 from staf.training.config import LossWeights
 
-LSP14 = slice(25, 39)
-LSP_HIPS = (2, 3)
 
 
 @dataclasses.dataclass
@@ -55,8 +54,8 @@ def stage_losses(prediction: BodyPrediction, targets: Targets) -> dict[str, torc
     """Unweighted loss terms for one stage's prediction (B leading)."""
     confidence = targets.joints2d[..., 2:]
     error_2d = (confidence * (prediction.joints2d["spin49"] - targets.joints2d[..., :2]) ** 2).mean(dim=(1, 2))
-    predicted_3d = centre(prediction.joint_sets["spin49"][:, LSP14], LSP_HIPS)
-    target_3d = centre(targets.joints3d[:, LSP14], LSP_HIPS)
+    predicted_3d = centre(prediction.joint_sets["spin49"][:, SPIN49_LSP14], LSP14_HIPS)
+    target_3d = centre(targets.joints3d[:, SPIN49_LSP14], LSP14_HIPS)
     error_3d = ((predicted_3d - target_3d) ** 2).mean(dim=(1, 2))
     target_rotations = axis_angle_to_matrix(targets.pose.reshape(-1, 24, 3))
     error_pose = ((prediction.rotmat - target_rotations) ** 2).mean(dim=(1, 2, 3))

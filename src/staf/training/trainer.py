@@ -1,9 +1,12 @@
-"""Two-stage STAF training (§IV-C) with exact resume and data-parallel processes.
+"""Training of any registered model in the stages of its recipe, with exact resume and
+data-parallel processes.
 
-- Stage 1: the single-frame base model (variant ``base``, T = 1), encoder included, end to end.
-- Stage 2: the configured variant (T = 9) initialised from stage 1 (encoder, decoder, MLPs,
-  regressors), TCFM and SAFM fresh, the encoder frozen; its feature maps are computed once per
-  frame and cached on disk in float16, so epochs never run the encoder.
+Each stage trains the architecture its :class:`~staf.models.base.StageRecipe` names; a later
+stage starts from the previous stage's checkpoint except for the ``fresh`` parameters, keeps the
+``frozen`` ones fixed, and with ``cached_features`` computes the frozen encoder's feature maps
+once per frame and caches them on disk in float16, so epochs never run the encoder. For STAF
+(§IV-C): stage 1 the single-frame base model end to end; stage 2 the configured variant with
+TCFM and SAFM fresh and the encoder frozen.
 
 Optimiser Adam; ReduceLROnPlateau (×0.1 after ``patience`` epochs without a better validation
 MPJPE); gradient clipping; a checkpoint every epoch (``last.pt``: weights, optimiser, scheduler,
@@ -28,26 +31,28 @@ from staf.body import BodyModel
 from staf.config import plain, to_dict
 from staf.errors import StafError
 from staf.evaluation import metrics
-from staf.models import STAF, STAFConfig
+from staf.models.base import BodyPrediction, MeshRecoveryModel, StageRecipe
 from staf.models.checkpoint import load_state_dict_strict, read_torch_file, save_checkpoint
-from staf.models.staf import BodyPrediction
+from staf.models.registry import build_model, model_class
 from staf.training import augment
 from staf.training.config import StageConfig, TrainConfig
 from staf.training.data import WindowSource, draw_windows, shard
-from staf.training.losses import LSP14, LSP_HIPS, Targets, total_loss
+from staf.body.joint_sets import LSP14_HIPS, SPIN49_LSP14
+from staf.training.losses import Targets, total_loss
 
 
-def stage_model_config(config: TrainConfig, stage: int) -> STAFConfig:
-    """Stage 1 trains the single-frame base model; stage 2 the configured variant."""
-    if stage == 1:
-        return dataclasses.replace(config.model, variant="base", seq_len=1)
-    return config.model
+def stage_recipe(config: TrainConfig, stage: int) -> StageRecipe:
+    """The recipe of training stage ``stage`` (1-based) of the configured model."""
+    stages = model_class(config.model_name).training_stages(config.model)
+    if not 1 <= stage <= len(stages):
+        raise StafError(f"model '{config.model_name}' trains in {len(stages)} stage(s); there is no stage {stage}")
+    return stages[stage - 1]
 
 
 def select_frames(targets: Targets, batch: int, length: int, index: int) -> Targets:
     """The targets of window frame ``index`` from targets of every frame (B·T leading)."""
-    return Targets(*(getattr(targets, f.name).reshape(batch, length, *getattr(targets, f.name).shape[1:])[:, index]
-                     for f in dataclasses.fields(targets)))
+    return Targets(**{f.name: getattr(targets, f.name).reshape(batch, length, *getattr(targets, f.name).shape[1:])[:, index]
+                      for f in dataclasses.fields(targets)})
 
 
 def flatten_frames(prediction: BodyPrediction) -> BodyPrediction:
@@ -58,8 +63,8 @@ def flatten_frames(prediction: BodyPrediction) -> BodyPrediction:
 class FeatureCache:
     """Encoder features φ0 (N, C, h, w) of every frame of a source, float16, memory-mapped."""
 
-    def __init__(self, source: WindowSource, model: STAF, device, progress: bool, rank: int) -> None:
-        digest = hashlib.sha1(b"" if model.encoder_dtype is None else str(model.encoder_dtype).encode())
+    def __init__(self, source: WindowSource, model: MeshRecoveryModel, device, progress: bool, rank: int) -> None:
+        digest = hashlib.sha1(b"" if model.encoder.dtype is None else str(model.encoder.dtype).encode())
         for tensor in model.encoder.state_dict().values():
             digest.update(tensor.detach().cpu().numpy().tobytes())
         path = source.path.parent / "cache" / f"{source.path.stem}_features_{source.image_size}_{digest.hexdigest()[:12]}.npy"
@@ -71,17 +76,17 @@ class FeatureCache:
 
     @staticmethod
     @torch.no_grad()
-    def _compute(source: WindowSource, model: STAF, device, path: Path, progress: bool) -> None:
+    def _compute(source: WindowSource, model: MeshRecoveryModel, device, path: Path, progress: bool) -> None:
         from staf.data.crops import normalise
 
         model.encoder.eval()
         count = len(source.crops)
-        probe = model.encode(normalise(source.crops[:1]).to(device))
+        probe = model.encoder.encode(normalise(source.crops[:1]).to(device))
         cache = np.lib.format.open_memmap(path.with_suffix(".partial.npy"), mode="w+", dtype=np.float16,
                                           shape=(count, *probe.shape[1:]))
         for start in tqdm(range(0, count, 64), desc=f"caching features of {source.path.name}", disable=not progress):
             images = normalise(source.crops[start : start + 64]).to(device)
-            cache[start : start + len(images)] = model.encode(images).cpu().numpy().astype(np.float16)
+            cache[start : start + len(images)] = model.encoder.encode(images).cpu().numpy().astype(np.float16)
         cache.flush()
         del cache
         path.with_suffix(".partial.npy").replace(path)
@@ -97,9 +102,9 @@ class Trainer:
     Args:
         config: the training configuration.
         out: folder of this stage (``last.pt``, ``best.pt``, ``tensorboard/``).
-        stage: 1 or 2.
+        stage: 1-based index into the model's recipe (``training_stages``).
         device: where to train.
-        init: for stage 2, the stage-1 checkpoint to start from.
+        init: for a later stage, the previous stage's checkpoint to start from.
         progress: show progress bars (rank 0 only).
     """
 
@@ -107,6 +112,7 @@ class Trainer:
                  init: str | Path | None = None, progress: bool = True) -> None:
         if stage not in (1, 2):
             raise StafError(f"stage must be 1 or 2, got {stage}")
+        self.recipe = stage_recipe(config, stage)
         self.config, self.stage, self.out = config, stage, Path(out)
         self.settings: StageConfig = config.stage1 if stage == 1 else config.stage2
         self.rank, self.world = _distributed_setup(device)
@@ -114,17 +120,18 @@ class Trainer:
         self.progress = progress and self.rank == 0
         torch.manual_seed(config.seed)
         body = BodyModel.load(config.body_model, device=self.device)
-        self.model = STAF(stage_model_config(config, stage), body).to(self.device)
-        self.model.set_encoder_precision(config.precision)
-        if stage == 2:
-            self._initialise_from_stage1(init)
+        self.model = build_model(config.model_name, self.recipe.config, body).to(self.device)
+        self.model.encoder.set_precision(config.precision)
+        if stage > 1:
+            self._initialise_from_previous_stage(init)
+        self._freeze()
         seq_len, size = self.model.config.seq_len, self.model.config.image_size
         if not config.train:
             raise StafError("the configuration has no training sources ('train')")
         self.sources = [WindowSource(source, seq_len, size, self.progress) for source in config.train]
         self.val = WindowSource(config.val, seq_len, size, self.progress) if config.val else None
         self.features = None
-        if stage == 2:
+        if self.recipe.cached_features:
             self.features = [FeatureCache(s, self.model, self.device, self.progress, self.rank) for s in self.sources]
             self.val_features = (FeatureCache(self.val, self.model, self.device, self.progress, self.rank)
                                  if self.val else None)
@@ -145,20 +152,27 @@ class Trainer:
 
     # -------------------------------------------------------------- set-up
 
-    def _initialise_from_stage1(self, init: str | Path | None) -> None:
+    def _initialise_from_previous_stage(self, init: str | Path | None) -> None:
+        """Every weight from the previous stage's checkpoint but the recipe's fresh ones."""
         if init is None:
-            raise StafError("stage 2 starts from a stage-1 checkpoint: pass --init STAGE1/best.pt")
-        payload = read_torch_file(init, "stage-1 checkpoint")
+            raise StafError(f"stage {self.stage} starts from stage {self.stage - 1}'s checkpoint: "
+                            f"pass --init STAGE{self.stage - 1}/best.pt")
+        payload = read_torch_file(init, f"stage-{self.stage - 1} checkpoint")
         state = payload.get("state_dict", {}) if isinstance(payload, dict) else {}
         own = self.model.state_dict()
-        fresh = [k for k in own if k.startswith(("tcfm.", "safm."))]
+        fresh = [k for k in own if k.startswith(self.recipe.fresh)] if self.recipe.fresh else []
         load_state_dict_strict(self.model, {**{k: own[k] for k in fresh}, **state}, str(init))
-        self.model.encoder.requires_grad_(False)
+
+    def _freeze(self) -> None:
+        for name, parameter in self.model.named_parameters():
+            if self.recipe.frozen and name.startswith(self.recipe.frozen):
+                parameter.requires_grad_(False)
 
     def _train_mode(self) -> None:
         self.model.train()
-        if self.stage == 2:
-            self.model.encoder.eval()
+        for name, module in self.model.named_modules():
+            if self.recipe.frozen and f"{name}.".startswith(self.recipe.frozen):
+                module.eval()
         if self.config.freeze_batchnorm:
             for module in self.model.modules():
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
@@ -213,17 +227,17 @@ class Trainer:
         windows = draw_windows(self.sources, self.settings.batch_size, self.config.seed, self.stage, epoch, step)
         parts = shard(windows, self.rank, self.world)
         images, features, targets = self._assemble(parts)
-        if self.stage == 1 and self.config.augment.enabled:
+        if not self.recipe.cached_features and self.config.augment.enabled:
             images, targets = self._augment(windows, images, targets, epoch, step)
-        batch, length = targets.pose.shape[0] // self.model.config.seq_len, self.model.config.seq_len
-        if self.stage == 1:
-            output = self.network(images.to(self.device), meshes=False)
-        else:
+        length = self.model.config.seq_len
+        batch = targets.pose.shape[0] // length
+        if self.recipe.cached_features:
             output = self.network(features=features.to(self.device), meshes=False)
+        else:
+            output = self.network(images.to(self.device), meshes=False)
         targets = targets.to(self.device)
-        target = select_frames(targets, batch, length, self.model.config.target_index)
-        predictions = [flatten_frames(output.stage1), output.stage2, output.stage3]
-        loss, logged = self._loss(predictions, targets, target)
+        target = select_frames(targets, batch, length, length // 2)
+        loss, logged = self._loss([flatten_frames(p) for p in output.frames], output.targets, targets, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.settings.grad_clip > 0:
@@ -243,18 +257,20 @@ class Trainer:
         images, joints2d = augment.apply(images, targets.joints2d, parameters)
         return images, dataclasses.replace(targets, joints2d=joints2d)
 
-    def _loss(self, predictions, all_frames: Targets, target: Targets):
+    def _loss(self, frame_predictions: list[BodyPrediction], target_predictions: list[BodyPrediction],
+              all_frames: Targets, target: Targets):
+        """Eq. 11 over every output (``all_stages``), or over the final one only (the official rule)."""
         weights = self.config.losses
         if weights.all_stages:
-            first, first_logged = total_loss([predictions[0]], all_frames, weights)
-            rest, rest_logged = total_loss(predictions[1:], target, weights)
+            first, first_logged = total_loss(frame_predictions, all_frames, weights)
+            rest, rest_logged = total_loss(target_predictions, target, weights)
             logged = {k: first_logged.get(k, 0.0) + rest_logged.get(k, 0.0) for k in rest_logged}
             logged["total"] = float((first + rest).detach())
             return first + rest, logged
-        loss, logged = total_loss(predictions[-1:], target, weights)
-        # the official rule trains the final stage only; a zero-weighted term over the other
+        loss, logged = total_loss(target_predictions[-1:], target, weights)
+        # the official rule trains the final output only; a zero-weighted term over the other
         # outputs keeps DistributedDataParallel's gradient bookkeeping complete (no effect on values)
-        unused = sum(p.pose_6d.sum() + p.betas.sum() + p.cam.sum() for p in predictions[:-1])
+        unused = sum(p.pose_6d.sum() + p.betas.sum() + p.cam.sum() for p in frame_predictions + target_predictions[:-1])
         return loss + 0.0 * unused, logged
 
     def _assemble(self, parts: list[np.ndarray]):
@@ -262,14 +278,14 @@ class Trainer:
         for index, (source, windows) in enumerate(zip(self.sources, parts)):
             if len(windows) == 0:
                 continue
-            image, target, rows = source.batch(windows, with_images=self.stage == 1)
+            image, target, rows = source.batch(windows, with_images=not self.recipe.cached_features)
             images.append(image)
             targets.append(target)
-            if self.stage == 2:
+            if self.recipe.cached_features:
                 features.append(self.features[index].windows(rows))
-        merged = Targets(*(torch.cat([getattr(t, f.name) for t in targets]) for f in dataclasses.fields(Targets)))
-        return (torch.cat(images) if self.stage == 1 else None,
-                torch.cat(features) if self.stage == 2 else None, merged)
+        merged = Targets(**{f.name: torch.cat([getattr(t, f.name) for t in targets]) for f in dataclasses.fields(Targets)})
+        cached = self.recipe.cached_features
+        return (None if cached else torch.cat(images), torch.cat(features) if cached else None, merged)
 
     # -------------------------------------------------------------- validation
 
@@ -281,16 +297,16 @@ class Trainer:
         errors, aligned = [], []
         for start in range(0, len(chosen), 16):
             windows = chosen[start : start + 16]
-            images, targets, rows = self.val.batch(windows, with_images=self.stage == 1)
-            if self.stage == 1:
-                output = self.model(images.to(self.device), meshes=False)
-            else:
+            images, targets, rows = self.val.batch(windows, with_images=not self.recipe.cached_features)
+            if self.recipe.cached_features:
                 output = self.model(features=self.val_features.windows(rows).to(self.device), meshes=False)
+            else:
+                output = self.model(images.to(self.device), meshes=False)
             length = self.model.config.seq_len
-            target = select_frames(targets, len(windows), length, self.model.config.target_index)
-            predicted = output.final.joint_sets["spin49"][:, LSP14].cpu()
-            truth = target.joints3d[:, LSP14]
-            errors.append(metrics.mpjpe(predicted, truth, LSP_HIPS))
+            target = select_frames(targets, len(windows), length, length // 2)
+            predicted = output.final.joint_sets["spin49"][:, SPIN49_LSP14].cpu()
+            truth = target.joints3d[:, SPIN49_LSP14]
+            errors.append(metrics.mpjpe(predicted, truth, LSP14_HIPS))
             aligned.append(metrics.pa_mpjpe(predicted, truth))
         self._train_mode()
         return {"mpjpe": float(torch.cat(errors).mean()), "pa_mpjpe": float(torch.cat(aligned).mean())}
@@ -302,7 +318,7 @@ class Trainer:
             "stage": self.stage, "epoch": self.epoch, "best": self.best, "validation": validation,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(), "history": self.history,
-            "config": dataclasses.asdict(self.config),
+            "config": self.config.to_dict(),
         }
         save_checkpoint(self.out / name, self.model, extra={"training": training})
 

@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from staf.body import BodyModel
+from staf.body.joint_sets import SPIN49_LSP14
 from staf.data.crops import DB_CROP_SCALE, crop, square_box
 from staf.data.db import write_db
 from staf.data.synthetic import appearance
@@ -320,7 +321,7 @@ def contact_sheet(out: Path, database: Path, path: Path, tiles: int = 12, column
         image = cv2.imread(str(out / str(data["crop_name"][row])))
         scale = tile_size / image.shape[0]
         image = cv2.resize(image, (tile_size, tile_size), interpolation=cv2.INTER_AREA)
-        for x, y, visible in data["joints2D_crop"][row][25:39]:  # LSP-14
+        for x, y, visible in data["joints2D_crop"][row][SPIN49_LSP14]:
             centre = (int(round((x + 0.5) * scale - 0.5)), int(round((y + 0.5) * scale - 0.5)))
             cv2.circle(image, centre, 2, (0, 255, 0) if visible else (0, 0, 255), -1)
         cv2.putText(image, str(data["family"][row]), (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)

@@ -1,4 +1,4 @@
-"""Streaming STAF inference over whole sequences.
+"""Streaming STAF inference over whole sequences: STAF's ``predict_sequence``.
 
 Every frame t is predicted as the target of its own window ``[t − T//2, …, t + T//2]``, the
 edges padded by repeating the first / last frame (STAF §IV-C). The naive way runs the network
@@ -18,14 +18,9 @@ from __future__ import annotations
 
 import torch
 
-from staf.models.apm import average_pool_target
-from staf.models.staf import STAF, BodyPrediction, Params
-
-
-def window_indices(num_frames: int, seq_len: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(num_frames, seq_len) frame index of every window slot, edges repeated."""
-    offsets = torch.arange(seq_len, device=device) - seq_len // 2
-    return (torch.arange(num_frames, device=device)[:, None] + offsets).clamp(0, num_frames - 1)
+from staf.models.base import BodyPrediction, MeshRecoveryModel, SequenceInput, window_indices
+from staf.models.staf.apm import average_pool_target
+from staf.models.staf.network import STAF, Params
 
 
 class StreamingRunner:
@@ -57,7 +52,7 @@ class StreamingRunner:
     def _run(self, crops: torch.Tensor) -> BodyPrediction:
         model, config = self.model, self.model.config
         device = next(model.parameters()).device
-        features = torch.cat([model.encode(crops[i : i + self.frame_batch].to(device))
+        features = torch.cat([model.encoder.encode(crops[i : i + self.frame_batch].to(device))
                               for i in range(0, len(crops), self.frame_batch)])
         cache = self._per_frame(features)
         windows = window_indices(len(crops), config.seq_len, device)
@@ -106,13 +101,6 @@ class StreamingRunner:
 
 
 def naive_sequence(model: STAF, crops: torch.Tensor) -> BodyPrediction:
-    """Reference: the network run window by window (T encoder passes per frame)."""
-    windows = window_indices(len(crops), model.config.seq_len)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            outputs = [model(crops[index][None]).final for index in windows]
-    finally:
-        model.train(was_training)
-    return BodyPrediction.cat(outputs)
+    """Reference: the network run window by window (T encoder passes per frame), the interface's
+    generic :meth:`~staf.models.base.MeshRecoveryModel.predict_sequence`."""
+    return MeshRecoveryModel.predict_sequence(model, SequenceInput(crops=crops))

@@ -24,14 +24,15 @@ from torch import nn
 from staf.body import BodyModel
 from staf.errors import StafError
 from staf.geometry.cameras import crop_perspective_project
-from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
-from staf.models.apm import average_pool_target
+from staf.geometry.rotations import rot6d_to_matrix
+from staf.models.staf.apm import average_pool_target
 from staf.models.backbone import ResNetEncoder
-from staf.models.decoder import FeaturePyramidDecoder
-from staf.models.regressor import IEFRegressor
-from staf.models.safm import SAFM, check_power_of_three
-from staf.models.sampling import PointFeatureMLP, grid_points, sample_features
-from staf.models.tcfm import TCFM
+from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe
+from staf.models.staf.decoder import FeaturePyramidDecoder
+from staf.models.staf.regressor import IEFRegressor
+from staf.models.staf.safm import SAFM, check_power_of_three
+from staf.models.staf.sampling import PointFeatureMLP, grid_points, sample_features
+from staf.models.staf.tcfm import TCFM
 
 #: regressed parameters (pose_6d (N, 144), betas (N, K), cam (N, 3))
 Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -97,78 +98,31 @@ class STAFConfig:
         return self.seq_len // 2
 
 
-@dataclasses.dataclass
-class BodyPrediction:
-    """One stage's prediction; leading dims ``(B, T)`` for stage 1, ``(B,)`` for stages 2–3.
+class STAFOutput(ModelOutput):
+    """Predictions of the three stages: ``frames`` = [stage 1] (every window frame),
+    ``targets`` = [stage 2, stage 3]; ``final`` is stage 3."""
 
-    Attributes:
-        pose_6d: (…, 144) pose in the 6D representation.
-        rotmat: (…, 24, 3, 3).
-        pose: (…, 72) axis-angle θ.
-        betas: (…, K).
-        cam: (…, 3) crop camera [s, tx, ty] (official projection rule, see ``staf.geometry.cameras``).
-        vertices: (…, N, 3), or None when made with ``meshes=False``.
-        joints: (…, 24, 3).
-        joint_sets: the body model's evaluation joints (``spin49``, ``h36m17``, ``lsp14``).
-        joints2d: official crop-camera projections in normalised crop coordinates of ``joints``
-            (key ``smpl24``) and of every joint set, (…, J, 2).
-    """
-
-    pose_6d: torch.Tensor
-    rotmat: torch.Tensor
-    pose: torch.Tensor
-    betas: torch.Tensor
-    cam: torch.Tensor
-    vertices: torch.Tensor | None
-    joints: torch.Tensor
-    joint_sets: dict[str, torch.Tensor]
-    joints2d: dict[str, torch.Tensor]
-
-    def map(self, function) -> "BodyPrediction":
-        """A new prediction with ``function`` applied to every tensor (joint-set dicts included)."""
-        def apply(value):
-            if value is None:
-                return None
-            return {k: function(v) for k, v in value.items()} if isinstance(value, dict) else function(value)
-
-        return BodyPrediction(**{f.name: apply(getattr(self, f.name)) for f in dataclasses.fields(self)})
-
-    def reshape(self, *leading: int) -> "BodyPrediction":
-        """The same prediction with the leading (flattened) dimension split into ``leading``."""
-        return self.map(lambda tensor: tensor.reshape(*leading, *tensor.shape[1:]))
-
-    @staticmethod
-    def cat(predictions: list["BodyPrediction"]) -> "BodyPrediction":
-        """Concatenate predictions along the leading dimension."""
-        first = predictions[0]
-
-        def join(name, key=None):
-            values = [getattr(p, name) if key is None else getattr(p, name)[key] for p in predictions]
-            return None if values[0] is None else torch.cat(values)
-
-        return BodyPrediction(**{f.name: ({k: join(f.name, k) for k in getattr(first, f.name)}
-                                          if isinstance(getattr(first, f.name), dict) else join(f.name))
-                                 for f in dataclasses.fields(first)})
-
-
-@dataclasses.dataclass
-class STAFOutput:
-    """Predictions of the three stages; ``final`` is stage 3 (the target frame)."""
-
-    stage1: BodyPrediction
-    stage2: BodyPrediction
-    stage3: BodyPrediction
+    def __init__(self, stage1: BodyPrediction, stage2: BodyPrediction, stage3: BodyPrediction) -> None:
+        super().__init__(frames=[stage1], targets=[stage2, stage3])
 
     @property
-    def final(self) -> BodyPrediction:
-        return self.stage3
+    def stage1(self) -> BodyPrediction:
+        return self.frames[0]
+
+    @property
+    def stage2(self) -> BodyPrediction:
+        return self.targets[0]
+
+    @property
+    def stage3(self) -> BodyPrediction:
+        return self.targets[1]
 
     @property
     def stages(self) -> tuple[BodyPrediction, BodyPrediction, BodyPrediction]:
         return self.stage1, self.stage2, self.stage3
 
 
-class STAF(nn.Module):
+class STAF(MeshRecoveryModel):
     """The STAF network. The body model is built once by the caller and shared.
 
     Args:
@@ -177,15 +131,16 @@ class STAF(nn.Module):
             down-sampling to the 431-vertex mesh and the evaluation joints.
     """
 
+    name = "staf"
+    config_class = STAFConfig
+
     def __init__(self, config: STAFConfig, body: BodyModel) -> None:
-        super().__init__()
+        super().__init__(config, body)
         if body.mean_pose_6d is None or not body.has_downsampling:
             raise StafError(
                 f"body model '{body.name}' lacks mean parameters or a down-sampling matrix, which "
                 "STAF needs; for SMPL put smpl_mean_params.npz and mesh_downsampling.npz in base_data"
             )
-        self.config = config
-        self.body = body
         self.encoder = ResNetEncoder(config.backbone)
         self.decoder = FeaturePyramidDecoder(self.encoder.out_channels, config.decoder_channels)
         self.point_mlps = nn.ModuleList(PointFeatureMLP(config.mlp_channels) for _ in range(3))
@@ -202,39 +157,13 @@ class STAF(nn.Module):
         self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
         self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
         self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
-        self.encoder_dtype: torch.dtype | None = None
-
-    def set_encoder_precision(self, precision: str) -> None:
-        """``"fp32"`` (default) or ``"bf16"``: run the encoder under autocast in bfloat16 (about 2×
-        faster on CPUs with AVX-512 BF16 and on GPUs); its features are returned in float32 and
-        everything after it (decoder, regressors, body model) stays in float32."""
-        choices = {"fp32": None, "bf16": torch.bfloat16}
-        if precision not in choices:
-            raise StafError(f"unknown precision '{precision}'; choose one of {', '.join(choices)}")
-        self.encoder_dtype = choices[precision]
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Encoder features φ0 (N, C, h, w) of normalised crops (N, 3, H, W), in float32."""
-        if self.encoder_dtype is None:
-            return self.encoder(images)
-        with torch.autocast(images.device.type, dtype=self.encoder_dtype):
-            return self.encoder(images).float()
 
     # ----------------------------------------------------------------- public
 
-    def forward(self, images: torch.Tensor | None = None, *, features: torch.Tensor | None = None,
-                meshes: bool = True) -> STAFOutput:
-        """(B, T, 3, H, W) normalised crops → :class:`STAFOutput`; or, with ``features=``, from
-        cached encoder features (B, T, C, h, w) (see :meth:`forward_features`). ``meshes=False``
-        leaves out the full meshes (``vertices=None``; joints and joint sets are exact): training."""
-        if features is not None:
-            return self.forward_features(features, meshes)
-        batch, length = images.shape[:2]
-        features = self.encode(images.flatten(0, 1))
-        return self.forward_features(features.unflatten(0, (batch, length)), meshes)
-
-    def forward_features(self, features: torch.Tensor, meshes: bool = True) -> STAFOutput:
-        """From encoder features φ0 (B, T, C, h, w) (cached features in stage-2 training)."""
+    def forward_features(self, features: torch.Tensor, inputs: SequenceInput | None = None,
+                         meshes: bool = True) -> STAFOutput:
+        """From encoder features φ0 (B, T, C, h, w) (cached features in stage-2 training); the
+        windows' geometry (``inputs``) is not used by STAF."""
         batch, length = features.shape[:2]
         if length != self.config.seq_len:
             raise StafError(f"expected windows of {self.config.seq_len} frames, got {length}")
@@ -297,17 +226,19 @@ class STAF(nn.Module):
         """Regressor 3 from Θ2: (B, 2155) → Θ3."""
         return self.regressors[2](mesh, *(p.detach() for p in previous))
 
-    def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
-                     meshes: bool = True) -> BodyPrediction:
-        """Body model outputs and 2D projections for regressed parameters (N leading)."""
-        rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
-        out = self.body(rotmat, betas, vertices=meshes)
-        joints2d = {"smpl24": crop_perspective_project(out.joints, cam)}
-        joints2d.update({name: crop_perspective_project(value, cam) for name, value in out.joint_sets.items()})
-        return BodyPrediction(pose_6d, rotmat, matrix_to_axis_angle(rotmat).reshape(-1, 72), betas, cam,
-                              out.vertices, out.joints, out.joint_sets, joints2d)
+    # ----------------------------------------------------------------- interface
 
-    def head_parameters(self) -> list[nn.Parameter]:
-        """Every trainable parameter but the encoder's (the official "head")."""
-        encoder = {id(p) for p in self.encoder.parameters()}
-        return [p for p in self.parameters() if id(p) not in encoder]
+    def predict_sequence(self, track: SequenceInput, progress=None) -> BodyPrediction:
+        """Per-frame predictions of a whole track, each frame the target of its own window:
+        the streaming computation (:class:`~staf.models.staf.streaming.StreamingRunner`), equal
+        to the naive per-window one."""
+        from staf.models.staf.streaming import StreamingRunner
+
+        return StreamingRunner(self, progress=progress)(track.crops)
+
+    @classmethod
+    def training_stages(cls, config: STAFConfig) -> list[StageRecipe]:
+        """§IV-C: stage 1 the single-frame base model end to end; stage 2 the configured variant
+        from it, encoder frozen (its features cached), TCFM and SAFM fresh."""
+        return [StageRecipe(config=dataclasses.replace(config, variant="base", seq_len=1)),
+                StageRecipe(config=config, frozen=("encoder.",), fresh=("tcfm.", "safm."), cached_features=True)]
