@@ -17,9 +17,6 @@ import platform
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
 import staf
 from staf.body.assets import (
     BASE_DATA_ENV,
@@ -138,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def collect_info(base_data: str | None) -> dict:
     """What ``staf info`` reports, as a dict."""
+    import torch
+
     devices = ["cpu"]
     if torch.cuda.is_available():
         devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
@@ -194,6 +193,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_body(args: argparse.Namespace) -> int:
+    import torch
     import trimesh
 
     from staf.body import BodyModel
@@ -355,7 +355,11 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_pose(spec: str | None, body, rot6d_to_axis_angle) -> torch.Tensor:
+def _read_pose(spec: str | None, body, rot6d_to_axis_angle):
+    """(1, 72) float64 axis-angle pose from ``--pose`` (None: rest, 'mean', or a .npy file)."""
+    import numpy as np
+    import torch
+
     if spec is None:
         return torch.zeros(1, 72, dtype=torch.float64)
     if spec == "mean":

@@ -8,6 +8,7 @@ exact and lets every data-parallel rank compute the global batch and take its ow
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,8 @@ class WindowSource:
                                                                       self.image_size)
         flat = rows.reshape(-1)
         t = self.targets
-        targets = Targets(*(torch.from_numpy(np.ascontiguousarray(t[key][flat])) for key in
-                            ("joints2d", "joints3d", "pose", "betas", "has_2d", "has_3d", "has_smpl")))
+        targets = Targets(**{f.name: torch.from_numpy(np.ascontiguousarray(t[f.name][flat]))
+                             for f in dataclasses.fields(Targets)})
         return images, targets, rows
 
 

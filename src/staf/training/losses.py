@@ -41,7 +41,7 @@ class Targets:
     has_smpl: torch.Tensor
 
     def to(self, device) -> "Targets":
-        return Targets(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+        return Targets(**{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)})
 
 
 def _masked_mean(per_sample: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
