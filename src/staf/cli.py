@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-root", default=None, help=f"folder of the db files (else ${DB_DIR_ENV} or ./data/db)")
     evaluate.add_argument("--image-root", default=None, help="folder the db's img_name paths are relative to")
     evaluate.add_argument("--protocol", default=None, help="protocol for a db path (default: from its name)")
-    evaluate.add_argument("--crop-scale", type=float, default=1.3, help="square crop side = max(w, h) × this")
+    evaluate.add_argument("--crop-scale", type=float, default=None,
+                          help="square crop side = max(w, h) × this (default: the crop rule the checkpoint was "
+                               "trained with, 1.3 for the peers' db files)")
     evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first N sequences")
@@ -327,9 +329,11 @@ def resolve_data(args: argparse.Namespace):
 def run_eval(args: argparse.Namespace) -> int:
     from staf.body import BodyModel
     from staf.evaluation.evaluate import evaluate, format_table, write_report
-    from staf.models.checkpoint import load_checkpoint
+    from staf.data.crops import CropRule
+    from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
 
     path, protocol = resolve_data(args)
+    crop_rule = CropRule()
     body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
     if args.mean_pose:
         from staf.models.registry import build_model
@@ -337,13 +341,14 @@ def run_eval(args: argparse.Namespace) -> int:
         body = body or BodyModel.load("open", device=args.device)
         model, name = build_model("mean-pose", {}, body), "mean-pose baseline"
     elif args.checkpoint:
-        model, _ = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
-        name = str(args.checkpoint)
+        model, payload = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
+        name, crop_rule = str(args.checkpoint), checkpoint_crop_rule(payload)
     else:
         raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
     from staf.evaluation.protocols import MATCHES
 
-    result = evaluate(model, path, protocol, args.image_root, args.crop_scale, checkpoint=name,
+    crop_scale = args.crop_scale if args.crop_scale is not None else crop_rule.scale
+    result = evaluate(model, path, protocol, args.image_root, crop_scale, checkpoint=name,
                       max_sequences=args.max_sequences, match=MATCHES[args.match],
                       split_at_gaps=args.split_at_gaps)
     out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
