@@ -15,6 +15,7 @@ from torch import nn
 
 from staf.body import BodyModel
 from staf.cli import main
+from staf.data.crops import CropRule
 from staf.data.synthetic import SynthConfig, synthesize
 from staf.models import MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe, STAFConfig, build_model, model_names
 from staf.models.backbone import ResNetEncoder
@@ -136,7 +137,7 @@ def test_checkpoint_round_trip(name, body, tmp_path):
 def test_one_step_of_each_stage_lowers_the_loss(name, tiny_data, tmp_path):
     stage = StageConfig(epochs=1, iterations_per_epoch=1, batch_size=4, lr=TRAINABLE[name])
     config = TrainConfig(model=CONFIGS[name], train=(SourceConfig(db=str(tiny_data / "train" / "synth_train_db.pt")),),
-                         stage1=stage, stage2=stage, freeze_batchnorm=True)
+                         stage1=stage, stage2=stage, freeze_batchnorm=True, crop=CropRule(scale=1.25))
     init = None
     for index, recipe in enumerate(type(make(name, BodyModel.load())).training_stages(config.model), start=1):
         trainer = Trainer(config, tmp_path / f"stage{index}", index, init=init, progress=False)
@@ -147,8 +148,11 @@ def test_one_step_of_each_stage_lowers_the_loss(name, tiny_data, tmp_path):
         assert after < before, f"stage {index}: {before} → {after}"
         frozen = [n for n, p in trainer.model.named_parameters() if not p.requires_grad]
         assert all(n.startswith(recipe.frozen) for n in frozen) and (bool(frozen) == bool(recipe.frozen))
+        trainer._save("best.pt", {})
         init = tmp_path / f"stage{index}" / "best.pt"
-        save_checkpoint(init, trainer.model)
+        _, payload = load_checkpoint(init)
+        assert payload["crop"] == {"rule": "square", "scale": 1.25}      # the crop rule it was trained with
+        assert payload["extra"]["training"]["config"]["model"]["name"] == name
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

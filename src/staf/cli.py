@@ -226,10 +226,10 @@ def run_body(args: argparse.Namespace) -> int:
 def run_convert_official(args: argparse.Namespace) -> int:
     from staf.body import BodyModel
     from staf.models.checkpoint import save_checkpoint
-    from staf.models.staf.official import convert_official
+    from staf.models.registry import model_class
 
     body = BodyModel.load(args.body_model, args.base_data, args.gender)
-    model, notes = convert_official(args.head, args.backbone, body)
+    model, notes = model_class("staf").convert("official", body, head=args.head, backbone=args.backbone)
     save_checkpoint(args.out, model, extra={"converted_from": {"head": str(args.head), "backbone": str(args.backbone)},
                                            "notes": notes})
     for note in notes:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from staf.body import BodyModel
+from staf.errors import StafError
 from staf.geometry.cameras import crop_perspective_project
 from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 
@@ -227,6 +228,14 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         return BodyPrediction(pose_6d=pose_6d, rotmat=rotmat, pose=matrix_to_axis_angle(rotmat).reshape(-1, 72),
                               betas=betas, cam=cam, vertices=out.vertices, joints=out.joints,
                               joint_sets=out.joint_sets, joints2d=joints2d)
+
+    # --------------------------------------------------------------- other code bases
+
+    @classmethod
+    def convert(cls, source: str, body: BodyModel, **files) -> tuple["MeshRecoveryModel", list[str]]:
+        """A model holding weights from another code base's files (``staf convert SOURCE``);
+        returns it and notes. Models that can override this; the default refuses."""
+        raise StafError(f"model '{cls.name}' has no conversion from '{source}'")
 
     # --------------------------------------------------------------- training
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from staf.config import to_dict
+from staf.data.crops import CropRule
 from staf.errors import StafError
 from staf.models.registry import model_config_from_dict, model_config_to_dict, model_name
 
@@ -92,6 +93,7 @@ class TrainConfig:
     with the encoder frozen and its features cached).
 
     ``model``: ``{name: staf, …}``, read with the named model's config class (registry).
+    ``crop``: how person boxes become crops (recorded in the checkpoints; ``staf eval`` uses it).
     ``precision``: ``fp32`` or ``bf16`` (the encoder under bfloat16 autocast, also when caching
     stage-2 features; the rest in float32).
     """
@@ -108,6 +110,7 @@ class TrainConfig:
     freeze_batchnorm: bool = False
     precision: str = "fp32"
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    crop: CropRule = dataclasses.field(default_factory=CropRule)
 
     def __post_init__(self) -> None:
         self.model = model_config_from_dict(self.model, "model")

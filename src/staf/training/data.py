@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from staf.body.joint_sets import SPIN49_LSP14
-from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, square_box
+from staf.data.crops import CropRule, crop, normalise, read_image, resolve_image
 from staf.data.db import REQUIRED_KEYS, read_db, split_sequences
 from staf.errors import StafError
 from staf.training.config import SourceConfig
@@ -30,10 +30,13 @@ class WindowSource:
         source: the db file, its image root, labels and ratio.
         seq_len: T.
         image_size: crop size the model takes.
+        crop_rule: how boxes become crops (frames without the db's own crops).
     """
 
-    def __init__(self, source: SourceConfig, seq_len: int, image_size: int, progress: bool = True) -> None:
+    def __init__(self, source: SourceConfig, seq_len: int, image_size: int, progress: bool = True,
+                 crop_rule: CropRule = CropRule()) -> None:
         self.source = source
+        self.crop_rule = crop_rule
         self.path = Path(source.db)
         self.root = Path(source.image_root) if source.image_root else self.path.parent
         self.data = read_db(self.path, REQUIRED_KEYS)
@@ -88,10 +91,10 @@ class WindowSource:
         """2D joints in the model's normalised crop coordinates [-1, 1] with confidence."""
         data = self.data
         if "joints2D_crop" in data:
-            size = float(read_image(self.root / str(data["crop_name"][0])).shape[0])
+            size = float(read_image(resolve_image(str(data["crop_name"][0]), self.root)).shape[0])
             xy = (data["joints2D_crop"][..., :2] - size / 2) / (size / 2)
             return np.concatenate([xy, data["joints2D_crop"][..., 2:]], axis=-1)
-        boxes = square_box(data["bbox"], DB_CROP_SCALE)
+        boxes = self.crop_rule.squares(data["bbox"])
         xy = (data["joints2D"][..., :2] - boxes[:, None, :2]) / (boxes[:, None, 2:3] / 2)
         return np.concatenate([xy, data["joints2D"][..., 2:]], axis=-1)
 
@@ -100,7 +103,8 @@ class WindowSource:
         import cv2
 
         folder = self.path.parent / "cache"
-        path = folder / f"{self.path.stem}_crops_{self.image_size}.npy"
+        rule = "" if "crop_name" in self.data else f"_scale{self.crop_rule.scale:g}"
+        path = folder / f"{self.path.stem}_crops_{self.image_size}{rule}.npy"
         count = len(self.data["vid_name"])
         shape = (count, self.image_size, self.image_size, 3)
         if path.is_file():
@@ -110,13 +114,14 @@ class WindowSource:
         folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.npy")
         cache = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-        boxes = square_box(self.data["bbox"], DB_CROP_SCALE)
+        boxes = self.crop_rule.squares(self.data["bbox"])
         for row in tqdm(range(count), desc=f"caching crops of {self.path.name}", disable=not progress, unit="frame"):
             if "crop_name" in self.data:
-                image = read_image(self.root / str(self.data["crop_name"][row]))
+                image = read_image(resolve_image(str(self.data["crop_name"][row]), self.root))
                 cache[row] = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
             else:
-                cache[row] = crop(read_image(self.root / str(self.data["img_name"][row])), boxes[row], self.image_size)
+                cache[row] = crop(read_image(resolve_image(str(self.data["img_name"][row]), self.root)), boxes[row],
+                                  self.image_size)
         cache.flush()
         del cache
         partial.replace(path)

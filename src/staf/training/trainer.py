@@ -128,8 +128,8 @@ class Trainer:
         seq_len, size = self.model.config.seq_len, self.model.config.image_size
         if not config.train:
             raise StafError("the configuration has no training sources ('train')")
-        self.sources = [WindowSource(source, seq_len, size, self.progress) for source in config.train]
-        self.val = WindowSource(config.val, seq_len, size, self.progress) if config.val else None
+        self.sources = [WindowSource(source, seq_len, size, self.progress, config.crop) for source in config.train]
+        self.val = WindowSource(config.val, seq_len, size, self.progress, config.crop) if config.val else None
         self.features = None
         if self.recipe.cached_features:
             self.features = [FeatureCache(s, self.model, self.device, self.progress, self.rank) for s in self.sources]
@@ -320,7 +320,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(), "history": self.history,
             "config": self.config.to_dict(),
         }
-        save_checkpoint(self.out / name, self.model, extra={"training": training})
+        save_checkpoint(self.out / name, self.model, extra={"training": training}, crop=self.config.crop)
 
     def _resume(self) -> None:
         path = self.out / "last.pt"

@@ -242,3 +242,13 @@ class STAF(MeshRecoveryModel):
         from it, encoder frozen (its features cached), TCFM and SAFM fresh."""
         return [StageRecipe(config=dataclasses.replace(config, variant="base", seq_len=1)),
                 StageRecipe(config=config, frozen=("encoder.",), fresh=("tcfm.", "safm."), cached_features=True)]
+
+    @classmethod
+    def convert(cls, source: str, body: BodyModel, **files) -> tuple["STAF", list[str]]:
+        """``official``: the authors' checkpoint (``head=``) and PyMAF backbone (``backbone=``),
+        see :mod:`staf.models.staf.official`."""
+        if source != "official":
+            return super().convert(source, body, **files)
+        from staf.models.staf.official import convert_official
+
+        return convert_official(files["head"], files.get("backbone"), body)
