@@ -24,3 +24,7 @@ class UnsafeFileError(StafError):
 
 class MalformedFileError(StafError, ValueError):
     """A file was found but its content does not have the expected keys or shapes."""
+
+
+class InvalidInputError(StafError, ValueError):
+    """An argument has the wrong shape, type or range (a ``ValueError`` too, for library callers)."""

@@ -23,7 +23,7 @@ from staf.body.model_data import (
     read_regressor,
     read_smpl_file,
 )
-from staf.errors import MissingAssetError
+from staf.errors import InvalidInputError, MissingAssetError
 
 BASE_DATA_ENV = "STAF_BASE_DATA"
 DEFAULT_BASE_DATA = Path("data") / "base_data"
@@ -92,7 +92,7 @@ def load_smpl_base_data(
         MissingAssetError: when the SMPL model file itself is not found.
     """
     if gender not in GENDERS:
-        raise ValueError(f"gender must be one of {GENDERS}, got {gender!r}")
+        raise InvalidInputError(f"gender must be one of {GENDERS}, got {gender!r}")
     folders = base_data_folders(base_data)
     stem = f"SMPL_{gender.upper()}"
     model_path = find_file((f"{stem}.pkl", f"{stem}.npz"), folders, f"the SMPL {gender} model")

@@ -19,7 +19,7 @@ from staf.body.assets import load_body_model_data
 from staf.body.joint_sets import H36M_TO_LSP14, NUM_SMPL_JOINTS, SPIN49_FROM_54
 from staf.body.lbs import blend_shapes, lbs, pose_features, rigid_transforms, skin_vertices
 from staf.body.model_data import BodyModelData
-from staf.errors import MissingAssetError
+from staf.errors import InvalidInputError, MissingAssetError
 from staf.geometry.rotations import pose_to_matrices
 
 
@@ -166,7 +166,7 @@ class BodyModel(nn.Module):
         if betas is None:
             betas = torch.zeros(batch, self.num_betas, dtype=dtype, device=device)
         if betas.dim() != 2 or betas.shape[0] != batch or betas.shape[1] > self.num_betas:
-            raise ValueError(
+            raise InvalidInputError(
                 f"betas has shape {tuple(betas.shape)}; expected ({batch}, K) with "
                 f"K ≤ {self.num_betas} for this body model"
             )

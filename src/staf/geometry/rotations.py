@@ -15,6 +15,8 @@ from __future__ import annotations
 import roma
 import torch
 
+from staf.errors import InvalidInputError
+
 
 def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     """(…, 3) rotation vectors → (…, 3, 3) matrices."""
@@ -58,7 +60,7 @@ def pose_to_matrices(pose: torch.Tensor, num_joints: int = 24) -> torch.Tensor:
         num_joints: J.
 
     Raises:
-        ValueError: for any other shape, naming the shapes accepted.
+        InvalidInputError (a ValueError): for any other shape, naming the shapes accepted.
     """
     shape = tuple(pose.shape)
     if pose.dim() == 2 and shape[1] == num_joints * 3:
@@ -67,7 +69,7 @@ def pose_to_matrices(pose: torch.Tensor, num_joints: int = 24) -> torch.Tensor:
         return axis_angle_to_matrix(pose)
     if pose.dim() == 4 and shape[1:] == (num_joints, 3, 3):
         return pose
-    raise ValueError(
+    raise InvalidInputError(
         f"pose has shape {shape}; expected (B, {num_joints * 3}) or (B, {num_joints}, 3) "
         f"axis-angle, or (B, {num_joints}, 3, 3) rotation matrices"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from staf.errors import StafError
+from staf.errors import InvalidInputError
 
 #: encoder precisions: ``fp32``, or ``bf16`` (autocast; features returned in float32)
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
@@ -72,7 +72,7 @@ class ResNetEncoder(nn.Module):
     def __init__(self, name: str = "resnet50") -> None:
         super().__init__()
         if name not in ARCHITECTURES:
-            raise StafError(f"unknown backbone '{name}'; choose one of {', '.join(ARCHITECTURES)}")
+            raise InvalidInputError(f"unknown backbone '{name}'; choose one of {', '.join(ARCHITECTURES)}")
         block, layers = ARCHITECTURES[name]
         self.name = name
         self.inplanes = 64
@@ -98,7 +98,7 @@ class ResNetEncoder(nn.Module):
         (about 2× faster on CPUs with AVX-512 BF16 and on GPUs) and returns float32 features;
         everything after the encoder stays in float32."""
         if precision not in PRECISIONS:
-            raise StafError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+            raise InvalidInputError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
         self.dtype = PRECISIONS[precision]
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
