@@ -126,3 +126,22 @@ def test_with_smpl_topology_the_official_dmap_is_checked(tmp_path, base_data):
     torch.save({"gen_state_dict": head}, tmp_path / "other.pth.tar")
     with pytest.raises(StafError, match="down-sampling differs"):
         convert_official(tmp_path / "other.pth.tar", None, smpl)
+
+
+def test_checkpoints_written_before_the_registry_still_load(tmp_path, body):
+    """Before the model interface, checkpoints named the class ('STAF') and had no crop rule."""
+    from staf.models.checkpoint import checkpoint_crop_rule
+
+    model = STAF(STAFConfig(backbone="resnet18", image_size=64), body)
+    save_checkpoint(tmp_path / "new.pt", model)
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    payload["model"] = "STAF"
+    del payload["crop"]
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, read = load_checkpoint(tmp_path / "old.pt", body)
+    assert type(loaded) is STAF and checkpoint_crop_rule(read).scale == 1.3
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    payload["model"] = "TAR2000"
+    torch.save(payload, tmp_path / "unknown.pt")
+    with pytest.raises(StafError, match="unknown model 'TAR2000'; registered: .*staf"):
+        load_checkpoint(tmp_path / "unknown.pt", body)
