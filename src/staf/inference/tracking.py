@@ -1,0 +1,195 @@
+"""Following people through a video: per-frame person boxes → tracks with stable identities.
+
+SORT-style (Bewley et al., ICIP 2016): each track carries a constant-velocity Kalman filter over
+its box ``(cx, cy, w, h)``; every frame the predicted boxes are matched to the detections by the
+Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on 1 − IoU, pairs below
+``min_iou`` left unmatched. An unmatched detection starts a tentative track, confirmed after
+``min_hits`` matches in a row; a track not matched for ``max_age`` frames ends. Afterwards gaps of
+at most ``max_gap`` frames inside a track are filled by linear interpolation of the boxes, tracks
+shorter than ``min_length`` frames are dropped, and ``max_people`` keeps the longest tracks.
+
+Boxes are ``(x1, y1, x2, y2)`` in pixels throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from staf.errors import InvalidInputError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerConfig:
+    """Association and lifetime rules (see the module docstring)."""
+
+    min_iou: float = 0.2
+    min_hits: int = 3
+    max_age: int = 15
+    max_gap: int = 15
+    min_length: int = 9
+    max_people: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_iou < 1.0:
+            raise InvalidInputError(f"min_iou must be in [0, 1), got {self.min_iou}")
+        for name in ("min_hits", "max_age", "min_length"):
+            if getattr(self, name) < 1:
+                raise InvalidInputError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_gap < 0:
+            raise InvalidInputError(f"max_gap must be ≥ 0, got {self.max_gap}")
+        if self.max_people is not None and self.max_people < 1:
+            raise InvalidInputError(f"max_people must be at least 1 (or unset), got {self.max_people}")
+
+
+@dataclasses.dataclass
+class Track:
+    """One person: ``frames`` (N,) frame indices in order, ``boxes`` (N, 4) x1 y1 x2 y2,
+    ``detected`` (N,) False where the box was interpolated across a gap."""
+
+    track_id: int
+    frames: np.ndarray
+    boxes: np.ndarray
+    detected: np.ndarray
+
+
+def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """(A, 4) and (B, 4) boxes → (A, B) intersection over union."""
+    a, b = np.asarray(boxes_a, float)[:, None], np.asarray(boxes_b, float)[None]
+    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = width * height
+    area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+class BoxKalman:
+    """Constant-velocity Kalman filter over ``(cx, cy, w, h)``: state (8,) with velocities."""
+
+    def __init__(self, box: np.ndarray) -> None:
+        self.transition = np.eye(8)
+        self.transition[:4, 4:] = np.eye(4)
+        self.observe = np.eye(4, 8)
+        size = max(box[2] - box[0], box[3] - box[1], 1.0)
+        self.state = np.concatenate([_centre_size(box), np.zeros(4)])
+        self.covariance = np.diag([(0.1 * size) ** 2] * 4 + [(0.5 * size) ** 2] * 4)
+        self.size = size
+
+    def predict(self) -> np.ndarray:
+        """Advance one frame; the predicted box (4,) x1 y1 x2 y2."""
+        process = np.diag([(0.05 * self.size) ** 2] * 4 + [(0.02 * self.size) ** 2] * 4)
+        self.state = self.transition @ self.state
+        self.state[2:4] = np.maximum(self.state[2:4], 1.0)
+        self.covariance = self.transition @ self.covariance @ self.transition.T + process
+        return _corners(self.state[:4])
+
+    def update(self, box: np.ndarray) -> None:
+        """Correct with a detected box (4,) x1 y1 x2 y2."""
+        noise = np.eye(4) * (0.05 * self.size) ** 2
+        innovation = _centre_size(box) - self.observe @ self.state
+        gain_base = self.observe @ self.covariance @ self.observe.T + noise
+        gain = self.covariance @ self.observe.T @ np.linalg.inv(gain_base)
+        self.state = self.state + gain @ innovation
+        self.covariance = (np.eye(8) - gain @ self.observe) @ self.covariance
+        self.size = max(self.state[2], self.state[3], 1.0)
+
+
+@dataclasses.dataclass
+class _Live:
+    track_id: int
+    filter: BoxKalman
+    frames: list[int]
+    boxes: list[np.ndarray]
+    hits: int = 1
+    since_seen: int = 0
+    confirmed: bool = False
+
+
+def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerConfig()) -> list[Track]:
+    """Per-frame detections (a list over frames of (K_t, 4) boxes, K_t may be 0) → tracks.
+
+    Only detected boxes are kept while tracking; gaps are filled afterwards (``max_gap``)."""
+    live: list[_Live] = []
+    finished: list[_Live] = []
+    next_id = 0
+    for frame, boxes in enumerate(detections):
+        boxes = _check_boxes(boxes, frame)
+        predicted = np.array([track.filter.predict() for track in live]).reshape(-1, 4)
+        matches, unmatched_tracks, unmatched_boxes = _associate(predicted, boxes, config.min_iou)
+        for track_index, box_index in matches:
+            track = live[track_index]
+            track.filter.update(boxes[box_index])
+            track.frames.append(frame)
+            track.boxes.append(boxes[box_index])
+            track.hits, track.since_seen = track.hits + 1, 0
+            track.confirmed = track.confirmed or track.hits >= config.min_hits
+        for track_index in unmatched_tracks:
+            live[track_index].since_seen += 1
+            if not live[track_index].confirmed:
+                live[track_index].hits = 0          # a tentative track must be matched every frame
+        for box_index in unmatched_boxes:
+            live.append(_Live(next_id, BoxKalman(boxes[box_index]), [frame], [boxes[box_index]],
+                              confirmed=config.min_hits <= 1))
+            next_id += 1
+        ended = [t for t in live if t.since_seen > config.max_age or (not t.confirmed and t.hits == 0)]
+        finished += [t for t in ended if t.confirmed]
+        live = [t for t in live if t not in ended]
+    finished += [t for t in live if t.confirmed]
+    tracks = [_finish(t, config.max_gap) for t in sorted(finished, key=lambda t: t.track_id)]
+    tracks = [t for t in tracks if len(t.frames) >= config.min_length]
+    if config.max_people is not None:
+        keep = sorted(tracks, key=lambda t: (-int(t.detected.sum()), t.track_id))[: config.max_people]
+        tracks = sorted(keep, key=lambda t: t.track_id)
+    return tracks
+
+
+def _associate(predicted: np.ndarray, boxes: np.ndarray, min_iou: float):
+    """Hungarian matching on 1 − IoU; pairs with IoU below ``min_iou`` stay unmatched."""
+    if len(predicted) == 0 or len(boxes) == 0:
+        return [], list(range(len(predicted))), list(range(len(boxes)))
+    overlap = iou_matrix(predicted, boxes)
+    rows, cols = linear_sum_assignment(1.0 - overlap)
+    matches = [(r, c) for r, c in zip(rows, cols) if overlap[r, c] >= min_iou and overlap[r, c] > 0]
+    matched_rows, matched_cols = {r for r, _ in matches}, {c for _, c in matches}
+    return (matches, [r for r in range(len(predicted)) if r not in matched_rows],
+            [c for c in range(len(boxes)) if c not in matched_cols])
+
+
+def _finish(track: _Live, max_gap: int) -> Track:
+    """The track's detected boxes with every gap of at most ``max_gap`` frames filled by linear
+    interpolation (longer gaps stay gaps: no box is invented across them)."""
+    frames, boxes = np.array(track.frames), np.array(track.boxes, dtype=float)
+    out_frames, out_boxes, detected = [frames[0]], [boxes[0]], [True]
+    for (f0, b0), (f1, b1) in zip(zip(frames[:-1], boxes[:-1]), zip(frames[1:], boxes[1:])):
+        gap = f1 - f0 - 1
+        if 0 < gap <= max_gap:
+            for step in range(1, gap + 1):
+                weight = step / (gap + 1)
+                out_frames.append(f0 + step)
+                out_boxes.append((1 - weight) * b0 + weight * b1)
+                detected.append(False)
+        out_frames.append(f1)
+        out_boxes.append(b1)
+        detected.append(True)
+    return Track(track.track_id, np.array(out_frames), np.array(out_boxes), np.array(detected))
+
+
+def _check_boxes(boxes, frame: int) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4))
+    if not np.isfinite(boxes).all():
+        raise InvalidInputError(f"frame {frame}: a detection box is not finite: {boxes.tolist()}")
+    if (boxes[:, 2] <= boxes[:, 0]).any() or (boxes[:, 3] <= boxes[:, 1]).any():
+        raise InvalidInputError(f"frame {frame}: a detection box has zero or negative size (boxes are x1 y1 x2 y2)")
+    return boxes
+
+
+def _centre_size(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]], float)
+
+
+def _corners(centre_size: np.ndarray) -> np.ndarray:
+    cx, cy, w, h = centre_size
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
