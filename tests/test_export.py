@@ -86,3 +86,57 @@ def test_bvh_skeleton_equals_the_body_models_joints(tmp_path):
     assert np.abs(positions - ours).max() < 0.1                       # < 1 mm (file units are cm)
     with pytest.raises(InvalidInputError, match="finite"):
         write_bvh(tmp_path / "bad.bvh", rest_joints_of(body, betas), rotations.numpy() * np.nan, translation.numpy(), 30)
+
+
+def test_glb_skeleton_animation_equals_the_body_models_joints(tmp_path):
+    import pygltflib
+
+    from staf.inference.export import write_glb
+
+    body = BodyModel.load(dtype=torch.float64)
+    generator = torch.Generator().manual_seed(1)
+    pose = torch.randn(4, 72, generator=generator, dtype=torch.float64) * 0.4
+    betas = torch.randn(10, generator=generator, dtype=torch.float64)
+    translation = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    rest = body(torch.zeros(1, 72, dtype=torch.float64), betas[None])
+    rotations = axis_angle_to_matrix(pose.reshape(4, 24, 3)).numpy()
+    path = write_glb(tmp_path / "track0.glb", rest.vertices[0].numpy(), body.faces.numpy(), body.weights.numpy(),
+                     rest.joints[0].numpy(), rotations, translation.numpy(), fps=30)
+
+    document = pygltflib.GLTF2().load(str(path))
+    blob = document.binary_blob()
+
+    def read(index):
+        accessor = document.accessors[index]
+        view = document.bufferViews[accessor.bufferView]
+        dtype = {pygltflib.FLOAT: np.float32, pygltflib.UNSIGNED_SHORT: np.uint16, pygltflib.UNSIGNED_INT: np.uint32}[accessor.componentType]
+        width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[accessor.type]
+        return np.frombuffer(blob, dtype, accessor.count * width, view.byteOffset).reshape(accessor.count, width)
+
+    animation = document.animations[0]
+    tracks = {(c.target.node, c.target.path): read(animation.samplers[c.sampler].output) for c in animation.channels}
+    assert read(animation.samplers[0].input)[:, 0].tolist() == pytest.approx([0, 1 / 30, 2 / 30, 3 / 30])
+    joints = (body(pose, betas.expand(4, -1)).joints + translation[:, None]).numpy()
+    for frame in range(4):
+        world = {}
+
+        def visit(node_index, parent_matrix):
+            node = document.nodes[node_index]
+            local = np.eye(4)
+            local[:3, 3] = tracks.get((node_index, "translation"), [node.translation])[frame if (node_index, "translation") in tracks else 0]
+            if (node_index, "rotation") in tracks:
+                local[:3, :3] = Rotation.from_quat(tracks[(node_index, "rotation")][frame]).as_matrix()
+            world[node.name] = parent_matrix @ local
+            for child in node.children or []:
+                visit(child, world[node.name])
+
+        visit(document.skins[0].skeleton, np.eye(4))
+        from staf.body.joint_sets import SMPL_JOINT_NAMES
+
+        positions = np.array([world[name][:3, 3] for name in SMPL_JOINT_NAMES])
+        assert np.abs(positions - joints[frame]).max() < 1e-3                  # < 1 mm
+    # the skin: 24 joints, inverse bind matrices undo the rest positions, weights sum to 1
+    inverse_bind = read(document.skins[0].inverseBindMatrices).reshape(24, 4, 4).transpose(0, 2, 1)
+    assert np.allclose(inverse_bind[:, :3, 3], -rest.joints[0].numpy(), atol=1e-6)
+    weights = read(document.meshes[0].primitives[0].attributes.WEIGHTS_0)
+    assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-5) and len(weights) == body.num_vertices

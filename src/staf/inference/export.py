@@ -127,3 +127,81 @@ def rest_joints_of(body, betas: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         out = body(torch.zeros(1, 72, dtype=body.v_template.dtype), betas.reshape(1, -1).to(body.v_template.dtype))
     return out.joints[0].double().numpy()
+
+
+def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray, rest_joints: np.ndarray,
+              rotations: np.ndarray, translation: np.ndarray, fps: float) -> Path:
+    """One track as an animated skinned glTF binary (opens in Blender): the rest mesh, a 24-node
+    skeleton (local translations = rest offsets), a skin (4 strongest joint weights per vertex,
+    renormalised) and one animation (root translation, every joint's rotation per frame).
+
+    Args:
+        vertices: (V, 3) the track's rest mesh (θ = 0, its β), metres; faces (F, 3).
+        weights: (V, 24) skinning weights; rest_joints (24, 3).
+        rotations: (T, 24, 3, 3) local joint rotations; translation (T, 3); fps.
+    """
+    import pygltflib as gl
+    from scipy.spatial.transform import Rotation
+
+    vertices, rest_joints = np.asarray(vertices, np.float32), np.asarray(rest_joints, np.float64)
+    rotations, translation = np.asarray(rotations, np.float64), np.asarray(translation, np.float64)
+    if not (np.isfinite(rotations).all() and np.isfinite(translation).all() and fps > 0):
+        raise InvalidInputError("glTF: rotations and translation must be finite and fps positive")
+    frames = len(rotations)
+    strongest = np.argsort(-weights, axis=1)[:, :4]
+    joint_weights = np.take_along_axis(weights, strongest, axis=1)
+    joint_weights = (joint_weights / joint_weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    strongest = np.where(joint_weights > 0, strongest, 0)       # glTF: unused influences point at joint 0
+    inverse_bind = np.tile(np.eye(4), (24, 1, 1))
+    inverse_bind[:, :3, 3] = -rest_joints                       # world rest transforms are translations
+    offsets = np.array([rest_joints[j] - (rest_joints[p] if p >= 0 else 0) for j, p in enumerate(SMPL_PARENTS)])
+    quaternions = Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_quat().reshape(frames, 24, 4)   # x y z w
+    times = (np.arange(frames) / fps).astype(np.float32)
+    root = (offsets[0] + translation).astype(np.float32)        # the root node's local translation
+
+    blobs: list[bytes] = []
+    views, accessors = [], []
+
+    def add(array: np.ndarray, component: int, kind: str, target: int | None = None, bounds: bool = False) -> int:
+        data = np.ascontiguousarray(array).tobytes()
+        offset = sum(len(b) for b in blobs)
+        blobs.append(data + b"\0" * (-len(data) % 4))
+        views.append(gl.BufferView(buffer=0, byteOffset=offset, byteLength=len(data), target=target))
+        count = array.shape[0]
+        extra = ({"min": np.atleast_1d(array.min(axis=0)).tolist(), "max": np.atleast_1d(array.max(axis=0)).tolist()}
+                 if bounds else {})
+        accessors.append(gl.Accessor(bufferView=len(views) - 1, componentType=component, count=count, type=kind, **extra))
+        return len(accessors) - 1
+
+    position = add(vertices, gl.FLOAT, gl.VEC3, gl.ARRAY_BUFFER, bounds=True)
+    joints_0 = add(strongest.astype(np.uint16), gl.UNSIGNED_SHORT, gl.VEC4, gl.ARRAY_BUFFER)
+    weights_0 = add(joint_weights, gl.FLOAT, gl.VEC4, gl.ARRAY_BUFFER)
+    indices = add(np.asarray(faces, np.uint32).reshape(-1), gl.UNSIGNED_INT, gl.SCALAR, gl.ELEMENT_ARRAY_BUFFER)
+    matrices = add(inverse_bind.transpose(0, 2, 1).reshape(24, 16).astype(np.float32), gl.FLOAT, gl.MAT4)  # column-major
+    time_accessor = add(times, gl.FLOAT, gl.SCALAR, bounds=True)
+    channels, samplers = [], []
+    root_output = add(root, gl.FLOAT, gl.VEC3)
+    samplers.append(gl.AnimationSampler(input=time_accessor, output=root_output, interpolation="LINEAR"))
+    channels.append(gl.AnimationChannel(sampler=0, target=gl.AnimationChannelTarget(node=1, path="translation")))
+    for joint in range(24):
+        output = add(quaternions[:, joint].astype(np.float32), gl.FLOAT, gl.VEC4)
+        samplers.append(gl.AnimationSampler(input=time_accessor, output=output, interpolation="LINEAR"))
+        channels.append(gl.AnimationChannel(sampler=len(samplers) - 1,
+                                            target=gl.AnimationChannelTarget(node=1 + joint, path="rotation")))
+    # node 0: the mesh; nodes 1..24: SMPL joints 0..23
+    nodes = [gl.Node(name="body", mesh=0, skin=0)]
+    for joint in range(24):
+        children = [1 + child for child, parent in enumerate(SMPL_PARENTS) if parent == joint]
+        nodes.append(gl.Node(name=SMPL_JOINT_NAMES[joint], translation=offsets[joint].tolist(), children=children))
+    primitive = gl.Primitive(attributes=gl.Attributes(POSITION=position, JOINTS_0=joints_0, WEIGHTS_0=weights_0),
+                             indices=indices)
+    document = gl.GLTF2(
+        scene=0, scenes=[gl.Scene(nodes=[0, 1])], nodes=nodes, meshes=[gl.Mesh(primitives=[primitive])],
+        skins=[gl.Skin(joints=list(range(1, 25)), skeleton=1, inverseBindMatrices=matrices)],
+        animations=[gl.Animation(name="track", channels=channels, samplers=samplers)],
+        accessors=accessors, bufferViews=views, buffers=[gl.Buffer(byteLength=sum(len(b) for b in blobs))],
+    )
+    document.set_binary_blob(b"".join(blobs))
+    path = Path(path)
+    _atomic(path, lambda handle: handle.write(b"".join(document.save_to_bytes())))
+    return path
