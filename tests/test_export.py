@@ -69,12 +69,17 @@ def bvh_joint_positions(path) -> np.ndarray:
     return positions, names
 
 
-def test_bvh_skeleton_equals_the_body_models_joints(tmp_path):
-    body = BodyModel.load(dtype=torch.float64)
-    generator = torch.Generator().manual_seed(0)
-    pose = torch.randn(5, 72, generator=generator, dtype=torch.float64) * 0.4
+def random_motion(frames: int, seed: int):
+    """A float64 body model and a random track: pose (T, 72), betas (10,), translation (T, 3)."""
+    generator = torch.Generator().manual_seed(seed)
+    pose = torch.randn(frames, 72, generator=generator, dtype=torch.float64) * 0.4
     betas = torch.randn(10, generator=generator, dtype=torch.float64)
-    translation = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    translation = torch.randn(frames, 3, generator=generator, dtype=torch.float64)
+    return BodyModel.load(dtype=torch.float64), pose, betas, translation
+
+
+def test_bvh_skeleton_equals_the_body_models_joints(tmp_path):
+    body, pose, betas, translation = random_motion(5, seed=0)
     rotations = axis_angle_to_matrix(pose.reshape(5, 24, 3))
     path = write_bvh(tmp_path / "track0.bvh", rest_joints_of(body, betas), rotations.numpy(), translation.numpy(), fps=30)
     positions, names = bvh_joint_positions(path)
@@ -93,11 +98,7 @@ def test_glb_skeleton_animation_equals_the_body_models_joints(tmp_path):
 
     from staf.inference.export import write_glb
 
-    body = BodyModel.load(dtype=torch.float64)
-    generator = torch.Generator().manual_seed(1)
-    pose = torch.randn(4, 72, generator=generator, dtype=torch.float64) * 0.4
-    betas = torch.randn(10, generator=generator, dtype=torch.float64)
-    translation = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    body, pose, betas, translation = random_motion(4, seed=1)
     rest = body(torch.zeros(1, 72, dtype=torch.float64), betas[None])
     rotations = axis_angle_to_matrix(pose.reshape(4, 24, 3)).numpy()
     path = write_glb(tmp_path / "track0.glb", rest.vertices[0].numpy(), body.faces.numpy(), body.weights.numpy(),
