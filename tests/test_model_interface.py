@@ -172,3 +172,21 @@ def test_the_command_line_does_not_import_torch_for_help():
 
     code = "import sys, staf.cli; staf.cli.build_parser().format_help(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_mean_pose_baseline_refuses_training(tiny_data, tmp_path):
+    from staf.errors import StafError
+
+    config = TrainConfig(model={"name": "mean-pose"}, train=(SourceConfig(db=str(tiny_data / "train" / "synth_train_db.pt")),))
+    with pytest.raises(StafError, match="nothing to train; evaluate it with 'staf eval --mean-pose'"):
+        Trainer(config, tmp_path / "stage1", 1, progress=False)
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "nan"])
+def test_eval_refuses_a_bad_crop_scale(scale, body, tiny_data, tmp_path, capsys):
+    save_checkpoint(tmp_path / "model.pt", make("tiny-test", body))
+    assert main(["eval", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(tiny_data / "val" / "synth_val_db.pt"),
+                 "--image-root", str(tiny_data / "val"), "--out", str(tmp_path / "eval"), "--crop-scale", scale]) == 2
+    error = capsys.readouterr().err
+    assert "crop scale must be a positive number" in error and "Traceback" not in error
+    assert not (tmp_path / "eval").exists()

@@ -26,6 +26,7 @@ from staf.body.assets import (
     bundled_model_path,
 )
 from staf.errors import StafError
+from staf.evaluation.protocols import MATCHES
 
 
 def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first N sequences")
-    evaluate.add_argument("--match", default="staf", choices=("staf", "tcmr", "vibe", "staf-official"),
+    evaluate.add_argument("--match", default="staf", choices=tuple(MATCHES),
                           help="select and average frames as that project's evaluation script does "
                                "(default: staf, every frame, validity masks, per-sequence accel; docs/evaluation.md)")
     evaluate.add_argument("--split-at-gaps", action="store_true",
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--preview", action="store_true", help="also write a contact sheet, preview.png")
     synth.set_defaults(handler=run_synth)
 
-    train = commands.add_parser("train", help="train STAF (stage 1: base model; stage 2: video model)")
+    train = commands.add_parser("train", help="train a model in the stages of its recipe (STAF: stage 1 base model, stage 2 video model)")
     train.add_argument("--preset", required=True, help="train-paper, train-synth-gpu, train-synth-cpu, or a YAML file")
     train.add_argument("--out", required=True, help="run folder (stage1/, stage2/: last.pt, best.pt, tensorboard/)")
     train.add_argument("--stage", default="both", choices=("1", "2", "both"))
@@ -345,10 +346,9 @@ def run_eval(args: argparse.Namespace) -> int:
         name, crop_rule = str(args.checkpoint), checkpoint_crop_rule(payload)
     else:
         raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
-    from staf.evaluation.protocols import MATCHES
-
-    crop_scale = args.crop_scale if args.crop_scale is not None else crop_rule.scale
-    result = evaluate(model, path, protocol, args.image_root, crop_scale, checkpoint=name,
+    if args.crop_scale is not None:
+        crop_rule = CropRule(scale=args.crop_scale)           # refuses 0, negative, nan
+    result = evaluate(model, path, protocol, args.image_root, crop_rule.scale, checkpoint=name,
                       max_sequences=args.max_sequences, match=MATCHES[args.match],
                       split_at_gaps=args.split_at_gaps)
     out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"

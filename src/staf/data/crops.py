@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from staf.errors import MalformedFileError, MissingAssetError
+from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
 
 DB_CROP_SCALE = 1.3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -35,9 +35,9 @@ class CropRule:
 
     def __post_init__(self) -> None:
         if self.rule != "square":
-            raise MalformedFileError(f"unknown crop rule '{self.rule}'; staf knows 'square'")
+            raise InvalidInputError(f"unknown crop rule '{self.rule}'; staf knows 'square'")
         if not (np.isfinite(self.scale) and self.scale > 0):
-            raise MalformedFileError(f"crop scale must be a positive number, got {self.scale}")
+            raise InvalidInputError(f"crop scale must be a positive number, got {self.scale}")
 
     def squares(self, bbox: np.ndarray) -> np.ndarray:
         """(…, 4) boxes (cx, cy, w, h) → (…, 3) squares (cx, cy, side)."""

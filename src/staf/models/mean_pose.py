@@ -47,6 +47,10 @@ class MeanPose(MeshRecoveryModel):
     def forward_features(self, features, inputs, meshes):  # pragma: no cover - forward needs no features
         raise StafError("the mean-pose baseline uses no encoder features")
 
+    @classmethod
+    def training_stages(cls, config: MeanPoseConfig):
+        raise StafError("the mean-pose baseline has nothing to train; evaluate it with 'staf eval --mean-pose'")
+
     @torch.no_grad()
     def predict_sequence(self, track: SequenceInput, progress=None) -> BodyPrediction:
         return self._mean(len(track.crops))
