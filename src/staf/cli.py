@@ -106,6 +106,39 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--preview", action="store_true", help="also write a contact sheet, preview.png")
     synth.set_defaults(handler=run_synth)
 
+    demo = commands.add_parser(
+        "demo", help="find people in a video, recover their 3D bodies, write an overlay video and files",
+        description="Find every person in VIDEO (a video file or a folder of images), follow each through the "
+                    "video, recover a 3D body per frame and write, under --out: overlay.mp4, staf_output.pkl/.npz "
+                    "(VIBE's keys), track_ID.glb (animated, skinned) and track_ID.bvh per track, staf_demo.json.",
+        epilog="--boxes FILE: your own detections, JSON {\"FRAME\": [[x1, y1, x2, y2], ...]} or CSV with a header "
+               "frame,x1,y1,x2,y2 (frames count from 0, pixels). Bad input exits with status 2.")
+    demo.add_argument("video", help="video file (mp4, avi, mov, webm, mkv) or folder of images")
+    demo.add_argument("--out", required=True, help="output folder")
+    demo.add_argument("--checkpoint", default=None, help="staf checkpoint (staf train / staf convert official)")
+    demo.add_argument("--mean-pose", action="store_true", help="use the mean-pose baseline instead of a network")
+    demo.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
+    demo.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
+    demo.add_argument("--boxes", default=None, help="per-frame person boxes (JSON or CSV) instead of the detector")
+    demo.add_argument("--start", type=float, default=0.0, help="first second to process (default 0)")
+    demo.add_argument("--end", type=float, default=None, help="second to stop at (default: the end)")
+    demo.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
+    demo.add_argument("--focal", type=float, default=None, help="focal length in pixels (default: image diagonal)")
+    demo.add_argument("--max-people", type=int, default=None, help="keep the N longest tracks")
+    demo.add_argument("--min-track-length", type=int, default=9, help="drop tracks shorter than N frames (default 9)")
+    demo.add_argument("--smooth", action="store_true", help="One-Euro smoothing of rotations, shape and camera")
+    demo.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro minimum cutoff in Hz (default 1)")
+    demo.add_argument("--smooth-beta", type=float, default=0.5, help="One-Euro speed coefficient (default 0.5)")
+    demo.add_argument("--no-render", action="store_true", help="skip overlay.mp4")
+    demo.add_argument("--side-view", action="store_true", help="add a side view beside the overlay")
+    demo.add_argument("--obj", action="store_true", help="also write an OBJ mesh per track and frame under meshes/")
+    demo.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                      help="network precision (bf16: autocast, faster on CPUs with native bfloat16)")
+    demo.add_argument("--device", default="cpu")
+    demo.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(handler=run_demo)
+
     train = commands.add_parser("train", help="train a model in the stages of its recipe (STAF: stage 1 base model, stage 2 video model)")
     train.add_argument("--preset", required=True, help="train-paper, train-synth-gpu, train-synth-cpu, or a YAML file")
     train.add_argument("--out", required=True, help="run folder (stage1/, stage2/: last.pt, best.pt, tensorboard/)")
@@ -328,24 +361,14 @@ def resolve_data(args: argparse.Namespace):
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from staf.body import BodyModel
-    from staf.evaluation.evaluate import evaluate, format_table, write_report
     from staf.data.crops import CropRule
-    from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
+    from staf.evaluation.evaluate import evaluate, format_table, write_report
 
     path, protocol = resolve_data(args)
-    crop_rule = CropRule()
-    body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
-    if args.mean_pose:
-        from staf.models.registry import build_model
-
-        body = body or BodyModel.load("open", device=args.device)
-        model, name = build_model("mean-pose", {}, body), "mean-pose baseline"
-    elif args.checkpoint:
-        model, payload = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
-        name, crop_rule = str(args.checkpoint), checkpoint_crop_rule(payload)
-    else:
+    _check_device(args.device)
+    if not (args.mean_pose or args.checkpoint):
         raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
+    model, crop_rule, name = load_demo_model(args)
     if args.crop_scale is not None:
         crop_rule = CropRule(scale=args.crop_scale)           # refuses 0, negative, nan
     result = evaluate(model, path, protocol, args.image_root, crop_rule.scale, checkpoint=name,
@@ -358,6 +381,54 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def load_demo_model(args: argparse.Namespace):
+    """(model, crop rule, description) for ``staf demo``/``staf eval`` model flags."""
+    from staf.body import BodyModel
+    from staf.data.crops import CropRule
+    from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
+
+    body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
+    if args.mean_pose:
+        from staf.models.registry import build_model
+
+        body = body or BodyModel.load("open", device=args.device)
+        return build_model("mean-pose", {}, body), CropRule(), "mean-pose baseline"
+    if args.checkpoint:
+        model, payload = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
+        return model, checkpoint_crop_rule(payload), str(args.checkpoint)
+    raise StafError("no model: give --checkpoint FILE (train one with 'staf train --preset train-synth-cpu --out RUN', "
+                    "or convert the authors' with 'staf convert official --head … --backbone … --out FILE'), "
+                    "or --mean-pose for the baseline")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from staf.inference.pipeline import DemoConfig, run_demo as run
+
+    config = DemoConfig(start=args.start, end=args.end, fps=args.fps, focal_length=args.focal,
+                        max_people=args.max_people, min_track_length=args.min_track_length, smooth=args.smooth,
+                        smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
+                        render=not args.no_render, side_view=args.side_view, obj=args.obj,
+                        precision=args.precision)
+    _check_device(args.device)
+    model, crop_rule, name = load_demo_model(args)
+    summary = run(args.video, args.out, model, crop_rule, config, boxes=args.boxes, force=args.force,
+                  progress=not args.quiet)
+    print(f"staf demo: {args.video} with {name}")
+    for line in summary.lines():
+        print(f"  {line}")
+    print(f"  results in {args.out}")
+    return 0
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        raise StafError(f"--device {device} is not usable here ({str(exc).splitlines()[0]}); use --device cpu") from None
 
 
 def _read_pose(spec: str | None, body, rot6d_to_axis_angle):

