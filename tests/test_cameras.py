@@ -115,3 +115,28 @@ def test_crop_projection_is_weak_perspective_scaled_by_relative_depth():
     one_metre = torch.tensor([[[0.5, 0.5, 1.0]]], dtype=torch.float64)
     ratio = crop_perspective_project(one_metre, cam[:1]) / weak_perspective_project(one_metre, cam[:1])
     assert torch.allclose(ratio, torch.full_like(ratio, 1 / (1 + 224 * 0.9 / 10000)))
+
+
+def test_crop_points_to_camera_lands_on_the_crop_projection():
+    """Several people, each seen by their own official crop camera, drawn by one pinhole camera:
+    same pixels (float64), and the depth is CLIFF's tz for the body origin."""
+    from staf.geometry.cameras import (
+        crop_cam_to_full_translation,
+        crop_perspective_project,
+        crop_points_to_camera,
+        crop_to_image_points,
+        perspective_project,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(3, 20, 3, generator=generator, dtype=torch.float64) * 0.4
+    cam = torch.tensor([[0.9, 0.1, 0.2], [1.2, -0.1, 0.3], [0.5, 0.0, 0.0]], dtype=torch.float64)
+    boxes = torch.tensor([[300.0, 200, 150], [800, 500, 400], [100, 90, 60]], dtype=torch.float64)
+    focal, principal = 1468.6, torch.tensor([639.5, 359.5], dtype=torch.float64)
+    expected = crop_to_image_points(crop_perspective_project(points, cam), boxes)
+    shared = crop_points_to_camera(points, cam, boxes, focal, principal)
+    pixels = perspective_project(shared, torch.zeros(3, 3, dtype=torch.float64), focal, principal)
+    assert (pixels - expected).abs().max() < 1e-9
+    origin = crop_points_to_camera(torch.zeros(3, 1, 3, dtype=torch.float64), cam, boxes, focal, principal)[:, 0]
+    cliff = crop_cam_to_full_translation(cam, boxes, 1280, 720, focal)
+    torch.testing.assert_close(origin[:, 2], cliff[:, 2], rtol=1e-9, atol=0)

@@ -1,0 +1,224 @@
+"""``staf demo`` end to end on synthetic videos whose ground truth is known."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from staf.body import BodyModel
+from staf.cli import main
+from staf.data.crops import CropRule, crop_antialiased, normalise, read_image
+from staf.data.db import read_db
+from staf.data.synthetic import SynthConfig, synthesize
+from staf.geometry.cameras import crop_perspective_project, crop_to_image_points
+from staf.geometry.rotations import matrix_to_rot6d
+from staf.inference.blazepose import box_iou
+from staf.inference.pipeline import DemoConfig, smooth_prediction
+from staf.inference.video import VideoSource
+from staf.models import STAFConfig, SequenceInput, build_model
+from staf.models.checkpoint import save_checkpoint
+
+FRAMES = 24
+TINY = STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
+                  regressor_hidden=64, safm_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def body() -> BodyModel:
+    return BodyModel.load()
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory, body):
+    """Two one-person synthetic videos (image folders), their truth, a GT box file and a tiny
+    random STAF checkpoint."""
+    root = tmp_path_factory.mktemp("demo")
+    synthesize(SynthConfig(sequences=2, frames=FRAMES, size=192, seed=5, split="demo"), root, progress=False)
+    data = read_db(root / "synth_demo_db.pt")
+    rows = np.flatnonzero(data["vid_name"] == "seq_0000")
+    centre, size = data["bbox"][rows, :2], data["bbox"][rows, 2:]
+    corners = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    (root / "boxes.json").write_text(json.dumps({str(i): [box.tolist()] for i, box in enumerate(corners)}))
+    torch.manual_seed(0)
+    model = build_model("staf", TINY, body)
+    save_checkpoint(root / "tiny.pt", model)
+    return {"root": root, "data": data, "rows": rows, "frames": root / "seq_0000" / "frames", "model": model,
+            "checkpoint": root / "tiny.pt", "boxes": root / "boxes.json"}
+
+
+@pytest.fixture(scope="module")
+def demo_run(scene, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    status = main(["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint", str(scene["checkpoint"]),
+                   "--out", str(out), "--quiet"])
+    assert status == 0
+    return out
+
+
+def test_exported_results_equal_the_models_output(scene, demo_run):
+    tracks = joblib.load(demo_run / "staf_output.pkl")
+    assert list(tracks) == [0]
+    track = tracks[0]
+    data, rows = scene["data"], scene["rows"]
+    np.testing.assert_array_equal(track["frame_ids"], np.arange(FRAMES))
+    np.testing.assert_allclose(track["bboxes"], data["bbox"][rows], atol=1e-4)      # the given boxes, (cx, cy, w, h)
+    # the model run independently on crops cut from the frames by the checkpoint's crop rule
+    squares = CropRule().squares(data["bbox"][rows])
+    crops = [crop_antialiased(read_image(scene["frames"] / f"{i:06d}.jpg"), square, TINY.image_size)
+             for i, square in enumerate(squares)]
+    expected = scene["model"].predict_sequence(SequenceInput(crops=normalise(np.stack(crops))))
+    np.testing.assert_allclose(track["joints3d"], expected.joint_sets["spin49"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(track["verts"], expected.vertices.numpy(), atol=1e-5)
+    np.testing.assert_allclose(track["pose"], expected.pose.numpy(), atol=1e-5)
+    np.testing.assert_allclose(track["pred_cam"], expected.cam.numpy(), atol=1e-6)
+    boxes = torch.as_tensor(squares, dtype=torch.float32)
+    pixels = crop_to_image_points(crop_perspective_project(expected.joint_sets["spin49"], expected.cam), boxes)
+    np.testing.assert_allclose(track["joints2d"], pixels.numpy(), atol=1e-3)
+    # orig_cam: VIBE's weak-perspective camera in the image, the crop camera at Z = 0
+    sx, sy, tx, ty = track["orig_cam"][3]
+    cx, cy, side = squares[3]
+    s, ctx, cty = track["pred_cam"][3]
+    assert sx * 192 / 2 == pytest.approx(s * side / 2, rel=1e-5)
+    assert (sx * tx + 1) * 192 / 2 == pytest.approx(cx + s * ctx * side / 2, rel=1e-4)
+    assert (sy * ty + 1) * 192 / 2 == pytest.approx(cy + s * cty * side / 2, rel=1e-4)
+    npz = np.load(demo_run / "staf_output.npz")
+    for key, value in track.items():
+        np.testing.assert_array_equal(npz[f"track0/{key}"], value)
+
+
+def test_written_files_and_manifest(demo_run):
+    manifest = json.loads((demo_run / "staf_demo.json").read_text())
+    assert sorted(manifest["files"]) == sorted(["staf_output.pkl", "staf_output.npz", "track_0.glb", "track_0.bvh",
+                                                "overlay.mp4", "staf_demo.json"])
+    assert manifest["tracks"] == {"0": FRAMES} and manifest["frames"] == FRAMES
+    assert manifest["video"]["focal_length"] == pytest.approx(np.hypot(192, 192))
+    assert sorted(p.name for p in demo_run.iterdir()) == sorted(manifest["files"])      # no partial files left
+
+
+def test_overlay_covers_the_projected_mesh(scene, demo_run):
+    """Pixels under projected vertices change; pixels far from the person do not."""
+    track = joblib.load(demo_run / "staf_output.pkl")[0]
+    overlay = [frame.image for frame in VideoSource(demo_run / "overlay.mp4")]
+    assert len(overlay) == FRAMES
+    frame = 10
+    source = read_image(scene["frames"] / f"{frame:06d}.jpg").astype(int)
+    drawn = overlay[frame].astype(int)
+    vertices = torch.as_tensor(track["verts"][frame : frame + 1])
+    cam = torch.as_tensor(track["pred_cam"][frame : frame + 1])
+    square = torch.as_tensor(track["crop_boxes"][frame : frame + 1])
+    pixels = crop_to_image_points(crop_perspective_project(vertices, cam), square)[0].numpy().round().astype(int)
+    inside = (pixels >= 2).all(1) & (pixels[:, 0] < 190) & (pixels[:, 1] < 190)
+    u, v = pixels[inside].T
+    changed = np.abs(drawn[v, u] - source[v, u]).sum(axis=1) > 30
+    assert changed.mean() > 0.9, changed.mean()
+    mask = np.zeros((192, 192), bool)
+    mask[v, u] = True
+    far = ~np.asarray(torch.nn.functional.max_pool2d(torch.as_tensor(mask[None, None]).float(), 31, 1, 15)[0, 0] > 0)
+    assert np.abs(drawn[far] - source[far]).mean() < 4.0
+
+
+def test_refuses_to_overwrite_without_force(scene, demo_run, tmp_path, capsys):
+    out = tmp_path / "again"
+    arguments = ["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint",
+                 str(scene["checkpoint"]), "--out", str(out), "--quiet"]
+    assert main(arguments) == 0
+    (out / "my_notes.txt").write_text("mine")
+    before = (out / "staf_output.pkl").read_bytes()
+    assert main(arguments) == 2
+    assert "already holds results" in capsys.readouterr().err
+    assert (out / "staf_output.pkl").read_bytes() == before
+    assert main(arguments + ["--force", "--no-render", "--end", "0.5"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "overlay.mp4" not in names and "my_notes.txt" in names      # the old run's files replaced, the user's kept
+    assert len(joblib.load(out / "staf_output.pkl")[0]["frame_ids"]) == 15      # 0.5 s at 30 fps
+
+
+def test_no_person_loses_nothing(scene, tmp_path, capsys):
+    frames = tmp_path / "empty"
+    frames.mkdir()
+    for index in range(12):
+        cv2.imwrite(str(frames / f"{index}.png"), np.full((96, 128, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["demo", str(frames), "--mean-pose", "--out", str(out), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "no person followed" in error and "Traceback" not in error
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert main(["demo", str(frames), "--mean-pose", "--out", str(tmp_path / "new"), "--quiet"]) == 2
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--start", "5"], "no frames between"),
+    (["--focal", "-1"], "--focal must be a positive"),
+    (["--max-people", "0"], "--max-people must be at least 1"),
+    (["--min-track-length", "0"], "--min-track-length must be at least 1"),
+    (["--smooth-beta", "-1"], "beta must be"),
+    (["--device", "cuda:7"], "--device cuda:7 is not usable"),
+    (["--boxes", "missing.json"], "does not exist"),
+    (["--boxes", "BAD"], "cannot be read"),
+    (["--checkpoint", "missing.pt"], "does not exist"),
+])
+def test_bad_demo_input_exits_2(scene, tmp_path, capsys, extra, message):
+    (tmp_path / "bad.json").write_text("{not json")
+    extra = [str(tmp_path / "bad.json") if value == "BAD" else value for value in extra]
+    model = [] if "--checkpoint" in extra else ["--mean-pose"]
+    out = tmp_path / "out"
+    status = main(["demo", str(scene["frames"]), "--out", str(out), "--quiet", *model, *extra])
+    error = capsys.readouterr().err
+    assert status == 2 and message in error, error
+    assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+    assert not out.exists()
+
+
+def test_bad_video_and_missing_model(tmp_path, capsys):
+    """Until a default model ships (issue 17), no --checkpoint says how to get one."""
+    (tmp_path / "notes.mp4").write_text("not a video at all\n" * 10)
+    assert main(["demo", str(tmp_path / "notes.mp4"), "--mean-pose", "--out", str(tmp_path / "o")]) == 2
+    assert "not a video" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "missing.mp4"), "--mean-pose", "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "notes.mp4"), "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err
+    assert "staf train" in error and "staf convert official" in error
+
+
+def test_detector_follows_one_person_without_identity_switch(scene, tmp_path):
+    """Each synthetic video holds one person: one track over (nearly) every frame, boxes on the truth."""
+    data = scene["data"]
+    for sequence in ("seq_0000", "seq_0001"):
+        out = tmp_path / sequence
+        assert main(["demo", str(scene["root"] / sequence / "frames"), "--mean-pose", "--no-render", "--out", str(out),
+                     "--quiet"]) == 0
+        tracks = joblib.load(out / "staf_output.pkl")
+        assert len(tracks) == 1, f"{sequence}: {len(tracks)} tracks"
+        track = next(iter(tracks.values()))
+        rows = np.flatnonzero(data["vid_name"] == sequence)
+        truth = data["bbox"][rows][track["frame_ids"]]
+        ious = [box_iou(_corners(found), _corners(expected)) for found, expected in zip(track["bboxes"], truth)]
+        assert len(track["frame_ids"]) >= 0.95 * FRAMES
+        assert np.mean(np.array(ious) >= 0.5) >= 0.95, ious
+
+
+def _corners(box: np.ndarray) -> np.ndarray:
+    return np.concatenate([box[:2] - box[2:] / 2, box[:2] + box[2:] / 2])
+
+
+def test_smoothing_lowers_jitter(scene, demo_run):
+    """One-Euro on the tiny model's output: less acceleration, same frames, valid rotations."""
+    model = scene["model"]
+    track = joblib.load(demo_run / "staf_output.pkl")[0]
+    prediction = model.predict_body(matrix_to_rot6d(torch.as_tensor(track["rotmat"])).reshape(FRAMES, -1),
+                                    torch.as_tensor(track["betas"]), torch.as_tensor(track["pred_cam"]))
+    smoothed = smooth_prediction(model, prediction, 30.0, DemoConfig(smooth=True))
+    accel = lambda joints: np.linalg.norm(np.diff(joints.numpy(), 2, axis=0), axis=-1).mean()  # noqa: E731
+    assert accel(smoothed.joints) < 0.6 * accel(prediction.joints)
+    identity = smoothed.rotmat.transpose(-1, -2) @ smoothed.rotmat
+    assert torch.allclose(identity, torch.eye(3).expand_as(identity), atol=1e-5)
+    np.testing.assert_allclose(smoothed.joints[0].numpy(), prediction.joints[0].numpy(), atol=1e-5)  # starts equal

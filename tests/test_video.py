@@ -1,0 +1,136 @@
+"""Video in and out: PyAV round trips, display rotation, time ranges, image folders, bad files."""
+
+from __future__ import annotations
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
+from staf.inference.video import VideoSource, VideoWriter, natural_key, rotate_upright
+
+
+def moving_square(frames: int, width: int = 64, height: int = 48) -> list[np.ndarray]:
+    """Frames with a white 10×10 square moving right by 3 px per frame on a grey ramp."""
+    out = []
+    for index in range(frames):
+        image = np.tile(np.linspace(40, 120, width, dtype=np.uint8)[None, :, None], (height, 1, 3))
+        image[10:20, 3 * index : 3 * index + 10] = 255
+        out.append(image)
+    return out
+
+
+def write_video(path, frames, fps=25.0, rotation=None):
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=int(fps))
+    stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+    if rotation is not None:
+        stream.set_display_rotation(rotation)
+    for image in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+
+def test_writer_round_trip(tmp_path):
+    frames = moving_square(12)
+    writer = VideoWriter(tmp_path / "out.mp4", 64, 48, 25.0, crf=10)
+    for image in frames:
+        writer.write(image)
+    assert writer.close() == tmp_path / "out.mp4"
+    assert not (tmp_path / "out.partial.mp4").exists()
+    source = VideoSource(tmp_path / "out.mp4")
+    assert (source.info.width, source.info.height, source.info.fps, source.info.codec) == (64, 48, 25.0, "h264")
+    decoded = list(source)
+    assert [f.index for f in decoded] == list(range(12))
+    np.testing.assert_allclose([f.time for f in decoded], np.arange(12) / 25.0, atol=1e-6)
+    for original, frame in zip(frames, decoded):
+        assert np.abs(frame.image.astype(int) - original).mean() < 3.0
+        # the square is where it was drawn (x of its centre within a pixel)
+        assert abs(np.where(frame.image[15, :, 0] > 200)[0].mean() - np.where(original[15, :, 0] > 200)[0].mean()) < 1.0
+
+
+def test_writer_pads_odd_sizes_and_abort_leaves_nothing(tmp_path):
+    writer = VideoWriter(tmp_path / "odd.mp4", 63, 47, 30.0)
+    assert (writer.width, writer.height) == (64, 48)
+    writer.write(moving_square(1, 63, 47)[0])
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_display_rotation_is_applied(tmp_path, rotation):
+    frames = moving_square(3)
+    write_video(tmp_path / "rotated.mp4", frames, rotation=rotation)
+    source = VideoSource(tmp_path / "rotated.mp4")
+    assert source.info.rotation == rotation
+    expected = np.rot90(frames[0], k=rotation // 90)     # FFmpeg: the angle is counter-clockwise
+    assert (source.info.height, source.info.width) == expected.shape[:2]
+    image = next(iter(source)).image
+    assert image.shape == expected.shape
+    assert np.abs(image.astype(int) - expected).mean() < 3.0
+
+
+def test_rotate_upright_is_counter_clockwise():
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[0, 2] = 255                                   # top right
+    assert rotate_upright(image, 90)[0, 0, 0] == 255    # → top left after a quarter turn CCW
+    assert rotate_upright(image, 0) is image
+
+
+def test_start_and_end_select_frames_by_time(tmp_path):
+    write_video(tmp_path / "clip.mp4", moving_square(12))
+    source = VideoSource(tmp_path / "clip.mp4", start=0.2, end=0.4)
+    assert [f.index for f in source] == [5, 6, 7, 8, 9]
+    assert source.expected_frames() == 5
+
+
+def test_image_folder_in_natural_order(tmp_path):
+    frames = moving_square(11)
+    for index, image in enumerate(frames):
+        cv2.imwrite(str(tmp_path / f"frame{index}.png"), image[..., ::-1])
+    (tmp_path / "notes.txt").write_text("not an image")
+    source = VideoSource(tmp_path, fps=10)
+    decoded = list(source)
+    assert [f.index for f in decoded] == list(range(11))
+    assert np.array_equal(decoded[10].image, frames[10])           # frame10 after frame9, not after frame1
+    assert decoded[3].time == pytest.approx(0.3)
+    assert sorted(["f10", "f2", "f1"], key=natural_key) == ["f1", "f2", "f10"]
+
+
+def test_image_folder_of_mixed_sizes_is_refused(tmp_path):
+    cv2.imwrite(str(tmp_path / "0.png"), np.zeros((10, 10, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "1.png"), np.zeros((12, 10, 3), np.uint8))
+    with pytest.raises(InvalidInputError, match="one size"):
+        list(VideoSource(tmp_path))
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(MissingAssetError, match="does not exist"):
+        VideoSource(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(MalformedFileError, match="empty"):
+        VideoSource(tmp_path / "empty.mp4")
+    (tmp_path / "text.mp4").write_text("hello, not a video\n" * 20)
+    with pytest.raises(MalformedFileError, match="not a video"):
+        VideoSource(tmp_path / "text.mp4")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(InvalidInputError, match="no images"):
+        VideoSource(tmp_path / "folder")
+    write_video(tmp_path / "clip.mp4", moving_square(3))
+    for start, end in ((-1, None), (2.0, 1.0), (float("nan"), None)):
+        with pytest.raises(InvalidInputError):
+            VideoSource(tmp_path / "clip.mp4", start, end)
+
+
+def test_truncated_video_reports_damage(tmp_path):
+    write_video(tmp_path / "clip.mp4", moving_square(12))
+    data = (tmp_path / "clip.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])
+    with pytest.raises(MalformedFileError):
+        source = VideoSource(tmp_path / "cut.mp4")
+        frames = list(source)
+        assert len(frames) == 12          # a file that still decodes fully would fail here
