@@ -16,7 +16,7 @@ MediaPipe's published graphs (``pose_detection_cpu.pbtxt``, ``pose_detection_to_
 3. **Landmarks** (``pose_landmark_full.tflite``): the ROI warped to 256×256 in [0, 1]; 39
    landmarks (x, y in the 256 crop, z, visibility and presence as logits), the first 33 the body
    (BlazePose topology), 33/34 the hip centre and scale point that give the next frame's ROI;
-   a pose-presence score.
+   a pose-presence probability.
 
 Multi-person: each frame, the ROIs followed from the previous frame's landmarks plus the
 detector's new ones (those not overlapping a followed person); poses whose boxes overlap by more
@@ -301,9 +301,7 @@ class BlazePoseDetector:
         tensor = warp_roi(image, roi, LANDMARK_SIZE, replicate=True).astype(np.float32) / 255.0
         outputs = self._run(self.landmarker, tensor)
         raw = outputs[0].reshape(39, 5)
-        presence = float(np.asarray(outputs[1]).reshape(-1)[0])
-        if not (0.0 <= presence <= 1.0):
-            presence = float(_sigmoid(np.float32(presence)))
+        presence = float(np.asarray(outputs[1]).reshape(-1)[0])       # a probability already
         if presence < self.config.min_presence:
             return None
         points = roi_to_image(raw[:, :2] / LANDMARK_SIZE, roi)

@@ -105,19 +105,22 @@ class DemoConfig:
 
 @dataclasses.dataclass
 class DemoSummary:
-    """What a run did: tracks (id → frames), frames read, files written, seconds per stage."""
+    """What a run did: tracks (id → frames), frames read, frames where someone was detected,
+    files written, seconds per stage."""
 
     tracks: dict[int, int]
     frames: int
     files: list[str]
     seconds: dict[str, float]
     video: dict
+    detected_frames: int = 0
 
     def lines(self) -> list[str]:
         total = sum(self.seconds.values())
         stages = ", ".join(f"{name} {value:.1f} s" for name, value in self.seconds.items())
         people = ", ".join(f"#{t}: {n} frames" for t, n in self.tracks.items())
-        return [f"{len(self.tracks)} track(s) over {self.frames} frames ({people})",
+        return [f"{len(self.tracks)} track(s) over {self.frames} frames ({people}); people detected in "
+                f"{self.detected_frames} frames",
                 f"time {total:.1f} s ({total / max(self.frames, 1) * 1000:.0f} ms/frame): {stages}",
                 f"wrote {len(self.files)} files: " + ", ".join(self.files[:8]) + (" …" if len(self.files) > 8 else "")]
 
@@ -343,7 +346,7 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
     video = {"path": str(source.path), "width": info.width, "height": info.height, "fps": info.fps,
              "rotation": info.rotation, "reader": info.reader, "focal_length": focal}
     summary = DemoSummary({t: len(r["frame_ids"]) for t, r in results.items()}, len(frame_ids),
-                          files + [MANIFEST], seconds, video)
+                          files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people))
     _write_manifest(staging / MANIFEST, summary, config, crop_rule, model)
     publish(staging, out, summary.files)
     return summary
@@ -426,7 +429,7 @@ def _write_manifest(path: Path, summary: DemoSummary, config: DemoConfig, crop_r
                     model: MeshRecoveryModel) -> None:
     from staf.inference.export import _atomic
 
-    manifest = {"video": summary.video, "frames": summary.frames, "tracks": {str(k): v for k, v in summary.tracks.items()},
+    manifest = {"video": summary.video, "frames": summary.frames, "detected_frames": summary.detected_frames, "tracks": {str(k): v for k, v in summary.tracks.items()},
                 "files": summary.files, "seconds": summary.seconds, "settings": dataclasses.asdict(config),
                 "crop": dataclasses.asdict(crop_rule), "model": model.name, "body_model": model.body.name}
     _atomic(path, lambda handle: handle.write(json.dumps(manifest, indent=2).encode()))

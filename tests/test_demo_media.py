@@ -1,0 +1,45 @@
+"""``staf demo`` on the real test videos of ../shared/media (slow; never committed, read by a path
+relative to the repository). Run with ``pytest -m slow tests/test_demo_media.py``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pytest
+
+from staf.cli import main
+from staf.inference.video import VideoSource
+
+MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+#: video → (frames, fewest tracks expected, smallest share of frames with someone detected)
+VIDEOS = {
+    "gvhmr_tennis.mp4": (312, 1, 0.99),
+    "phalp_vid.mp4": (180, 1, 0.99),
+    "openpose_video.avi": (205, 3, 0.99),
+    "mmaction2_basketball.mp4": (300, 2, 0.90),     # 275 of 300 measured (small players, 426×240)
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(VIDEOS))
+def test_demo_on_real_video(name, tmp_path):
+    video = MEDIA / name
+    if not video.is_file():
+        pytest.skip(f"{video} is not here (the shared test media live beside the repository)")
+    frames, fewest_tracks, detected = VIDEOS[name]
+    out = tmp_path / "out"
+    assert main(["demo", str(video), "--mean-pose", "--out", str(out), "--quiet"]) == 0
+    manifest = json.loads((out / "staf_demo.json").read_text())
+    assert manifest["frames"] == frames
+    assert manifest["detected_frames"] >= detected * frames, manifest["detected_frames"]
+    tracks = joblib.load(out / "staf_output.pkl")
+    assert len(tracks) >= fewest_tracks
+    overlay = VideoSource(out / "overlay.mp4")
+    source = VideoSource(video)
+    assert (overlay.info.width, overlay.info.height) == (source.info.width + source.info.width % 2,
+                                                        source.info.height + source.info.height % 2)
+    assert sum(1 for _ in overlay) == frames
+    for track_id in tracks:
+        assert (out / f"track_{track_id}.glb").is_file() and (out / f"track_{track_id}.bvh").is_file()
