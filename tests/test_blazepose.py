@@ -16,6 +16,7 @@ from staf.inference.blazepose import (
     alignment_roi,
     body_box,
     box_iou,
+    refine_from_heatmap,
     roi_to_image,
     ssd_anchor_centres,
     warp_roi,
@@ -40,18 +41,35 @@ def test_anchor_layout():
 
 
 @pytest.mark.parametrize("rotation", [0.0, 0.5, -2.0])
-def test_warp_and_back_projection_agree(rotation):
-    """A dot cut out by the rotated ROI is mapped back onto itself."""
+def test_warp_samples_as_mediapipe(rotation):
+    """A dot lands where MediaPipe's sampling puts it: output pixel u reads the image at
+    c + ½ + side · R · (u / size − ½) (OpenCV coordinates), inverted here by hand."""
     image = np.zeros((200, 300, 3), np.uint8)
     image[118:121, 169:172] = 255                                   # dot centred on (170, 119)
     roi = Roi(150.0, 110.0, 120.0, rotation)
     crop = warp_roi(image, roi, 256, replicate=False).astype(float)[..., 0]
     v, u = np.unravel_index(np.argmax(crop), crop.shape)
-    weights = crop[v - 4 : v + 5, u - 4 : u + 5]
-    grid_v, grid_u = np.mgrid[v - 4 : v + 5, u - 4 : u + 5]
-    centre = np.array([(weights * grid_u).sum(), (weights * grid_v).sum()]) / weights.sum()
-    back = roi_to_image(((centre + 0.5) / 256)[None], roi)[0]
-    np.testing.assert_allclose(back, [170, 119], atol=0.3)
+    weights = crop[v - 12 : v + 13, u - 12 : u + 13]
+    grid_v, grid_u = np.mgrid[v - 12 : v + 13, u - 12 : u + 13]
+    found = np.array([(weights * grid_u).sum(), (weights * grid_v).sum()]) / weights.sum()
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    local = np.array([[cos, sin], [-sin, cos]]) @ (np.array([170.0, 119.0]) - [150.5, 110.5]) / 120.0
+    np.testing.assert_allclose(found, (local + 0.5) * 256, atol=0.3)
+    # mapping back (roi_to_image) is half an output pixel off the sampling, as in MediaPipe
+    back = roi_to_image((found / 256)[None], roi)[0]
+    np.testing.assert_allclose(back, [169.5, 118.5], atol=0.15)
+
+
+def test_heatmap_refinement():
+    heatmaps = np.full((64, 64, 2), -10.0)
+    rows, columns = np.mgrid[0:64, 0:64]
+    heatmaps[..., 0] = 8.0 - ((rows - 30) ** 2 + (columns - 20) ** 2) / 2.0     # a peak at cell (x 20, y 30)
+    landmarks = np.array([[20.6 / 64, 30.3 / 64], [0.5, 0.5]])          # the window centred on the peak
+    refined = refine_from_heatmap(landmarks, heatmaps)
+    np.testing.assert_allclose(refined[0], [20 / 64, 30 / 64], atol=1e-6)     # cell index / size, as MediaPipe
+    np.testing.assert_array_equal(refined[1], landmarks[1])                  # confidence < 0.5: unchanged
+    outside = refine_from_heatmap(np.array([[1.2, 0.5]]), heatmaps[..., :1])
+    np.testing.assert_array_equal(outside, [[1.2, 0.5]])
 
 
 def test_alignment_roi():

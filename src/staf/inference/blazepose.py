@@ -24,7 +24,7 @@ than ``duplicate_iou`` are merged (the higher presence wins). A person's box is 
 their 33 body landmarks, grown to the extent of the whole body (the landmarks stop at the eyes
 and ears): height and width × ``box_scale`` about the centre, the centre moved up by
 ``box_lift`` × height. The defaults were measured on staf's synthetic renders, where the
-mesh's extent is known (median ratios 1.087 height, 1.10 width, centre 0.023 h higher; see
+mesh's extent is known (median ratios 1.096 height, 1.12 width, centre 0.022 h higher; see
 docs/demo.md). Image coordinates: pixel centres at integers (OpenCV's convention).
 """
 
@@ -70,6 +70,8 @@ class DetectorConfig:
         follow: also follow each person from their previous landmarks (finds people the detector
             misses in some frames, as MediaPipe's tracking mode does).
         box_scale, box_lift: landmark extent → body box (see the module docstring).
+        refine: move each landmark to the confidence-weighted mean of its heatmap around it
+            (MediaPipe's RefineLandmarksFromHeatmap step).
     """
 
     min_score: float = 0.5
@@ -79,8 +81,9 @@ class DetectorConfig:
     max_people: int = 10
     threads: int = 2
     follow: bool = True
-    box_scale: float = 1.09
-    box_lift: float = 0.023
+    box_scale: float = 1.10
+    box_lift: float = 0.022
+    refine: bool = True
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
@@ -157,16 +160,16 @@ def ssd_anchor_centres() -> np.ndarray:
 
 
 def roi_affine(roi: Roi, size: int) -> np.ndarray:
-    """(2, 3) affine from output pixels (u, v) of a ``size``² crop to image pixels.
-
-    Output pixel centre u + ½ is the normalised point n = (u + ½)/size − ½; the image point
-    (continuous coordinates, pixel centres at +½) is c + side · R(rotation) · n.
-    """
+    """(2, 3) affine from output pixels (u, v) of a ``size``² crop to image pixels, as MediaPipe
+    samples it (``cv::boxPoints`` of the rotated rect mapped onto the output corners): output
+    pixel u reads the image at ``c + ½ + side · R(rotation) · (u / size − ½)`` in OpenCV's
+    coordinates (the ROI centre c in staf's integer-centre pixels). The models were trained on
+    crops cut this way; it sits half an output pixel off :func:`roi_to_image`'s mapping back,
+    which MediaPipe uses too."""
     cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
     rotation = np.array([[cos, -sin], [sin, cos]])
     linear = rotation * roi.size / size
-    centre = np.array([roi.cx, roi.cy])  # integer-centre convention already
-    offset = centre + roi.size * rotation @ np.full(2, 0.5 / size - 0.5)
+    offset = np.array([roi.cx, roi.cy]) + 0.5 - roi.size * rotation @ np.full(2, 0.5)
     return np.concatenate([linear, offset[:, None]], axis=1)
 
 
@@ -231,6 +234,32 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
                      float(scores[best])))
         order = [i for i in order if i not in overlapping]
     return kept
+
+
+def refine_from_heatmap(normalised: np.ndarray, heatmaps: np.ndarray, kernel: int = 7,
+                        min_confidence: float = 0.5) -> np.ndarray:
+    """MediaPipe's heatmap refinement: (L, 2) landmarks in normalised crop coordinates and the
+    model's (h, w, L) heatmap logits → refined (L, 2). Around each landmark's heatmap cell
+    (``kernel``² window, clipped to the map) the position becomes the sigmoid-confidence-weighted
+    mean of the cells' indices divided by the map size (cell index, not cell centre, as MediaPipe
+    does), when the largest confidence there reaches ``min_confidence``."""
+    height, width, count = heatmaps.shape
+    refined = normalised.copy()
+    offset = (kernel - 1) // 2
+    for index in range(min(count, len(normalised))):
+        column, row = int(normalised[index, 0] * width), int(normalised[index, 1] * height)
+        if not (0 <= column < width and 0 <= row < height):
+            continue
+        rows = slice(max(0, row - offset), min(height, row + offset + 1))
+        columns = slice(max(0, column - offset), min(width, column + offset + 1))
+        confidence = _sigmoid(heatmaps[rows, columns, index])
+        total = confidence.sum()
+        if confidence.max() < min_confidence or total <= 0:
+            continue
+        grid_rows, grid_columns = np.mgrid[rows, columns]
+        refined[index] = [(grid_columns * confidence).sum() / width / total,
+                          (grid_rows * confidence).sum() / height / total]
+    return refined
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -304,7 +333,10 @@ class BlazePoseDetector:
         presence = float(np.asarray(outputs[1]).reshape(-1)[0])       # a probability already
         if presence < self.config.min_presence:
             return None
-        points = roi_to_image(raw[:, :2] / LANDMARK_SIZE, roi)
+        normalised = raw[:, :2] / LANDMARK_SIZE
+        if self.config.refine:
+            normalised = refine_from_heatmap(normalised, outputs[3][0])
+        points = roi_to_image(normalised, roi)
         body = points[:NUM_BODY_LANDMARKS]
         keypoints = np.concatenate([body, _sigmoid(raw[:NUM_BODY_LANDMARKS, 3:4])], axis=1)
         box = body_box(body, self.config.box_scale, self.config.box_lift)

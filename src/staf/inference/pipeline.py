@@ -67,7 +67,8 @@ class DemoConfig:
         smooth: One-Euro smoothing (``smooth_min_cutoff`` Hz, ``smooth_beta``).
         render: write ``overlay.mp4``; ``side_view`` adds a turned view beside it.
         obj: write one OBJ mesh per track and frame under ``meshes/``.
-        precision: ``fp32`` or ``bf16`` (autocast of the whole network).
+        precision: ``fp32`` or ``bf16``: the image encoder under bfloat16 autocast, the head in
+            float32 (autocasting the head too moves vertices by ~1 cm; benchmarks/bench_demo.py).
         detector_threads: CPU threads of the BlazePose interpreters.
     """
 
@@ -233,8 +234,10 @@ def recover_track(model: MeshRecoveryModel, crops: np.ndarray, squares: np.ndarr
         image_size=torch.tensor([image_size], dtype=torch.float32).expand(count, 2),
         focal_length=torch.full((count,), float(focal)),
     ).to(model.device)
-    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
-        prediction = model.predict_sequence(track)
+    encoder = getattr(model, "encoder", None)
+    if encoder is not None:
+        encoder.set_precision(config.precision)     # bf16: the encoder only; the head stays float32
+    prediction = model.predict_sequence(track)
     return prediction.map(lambda tensor: tensor.float().cpu())
 
 
