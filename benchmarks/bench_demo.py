@@ -67,9 +67,9 @@ def network_fps(model, frames: int, size: int, precision: str = "fp32", repeats:
 
 def _timed(model, track: SequenceInput, precision: str, repeats: int, autocast_all: bool = False):
     """Best-of-``repeats`` frames/s of ``predict_sequence`` and its vertices: ``precision``
-    bf16 puts the encoder under autocast (what ``staf demo --precision bf16`` does);
-    ``autocast_all`` autocasts the whole network instead."""
-    model.encoder.set_precision("fp32" if autocast_all else precision)
+    bf16 is ``model.set_inference_precision("bf16")`` (what ``staf demo --precision bf16``
+    does: encoder and decoder); ``autocast_all`` autocasts the whole network instead."""
+    model.set_inference_precision("fp32" if autocast_all else precision)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_all):
         model.predict_sequence(SequenceInput(crops=track.crops[:9]))              # warm-up
         best = float("inf")
@@ -77,7 +77,7 @@ def _timed(model, track: SequenceInput, precision: str, repeats: int, autocast_a
             started = time.perf_counter()
             output = model.predict_sequence(track)
             best = min(best, time.perf_counter() - started)
-    model.encoder.set_precision("fp32")
+    model.set_inference_precision("fp32")
     return len(track.crops) / best, output.vertices.float()
 
 
@@ -151,7 +151,7 @@ def compare_precisions(model, frames: int) -> dict:
         out.update({f"{name}_fps": fps, f"{name}_speedup": fps / fp32, f"{name}_mean_vertex_mm": float(distance.mean()),
                     f"{name}_max_vertex_mm": float(distance.max())})
 
-    compare("bf16_encoder", *_timed(model, track, "bf16", 2))
+    compare("bf16_inference", *_timed(model, track, "bf16", 2))
     compare("bf16_everywhere", *_timed(model, track, "fp32", 2, autocast_all=True))
     try:
         model.encoder.forward = torch.compile(model.encoder.forward)

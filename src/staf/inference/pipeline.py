@@ -67,8 +67,8 @@ class DemoConfig:
         smooth: One-Euro smoothing (``smooth_min_cutoff`` Hz, ``smooth_beta``).
         render: write ``overlay.mp4``; ``side_view`` adds a turned view beside it.
         obj: write one OBJ mesh per track and frame under ``meshes/``.
-        precision: ``fp32`` or ``bf16``: the image encoder under bfloat16 autocast, the head in
-            float32 (autocasting the head too moves vertices by ~1 cm; benchmarks/bench_demo.py).
+        precision: ``fp32`` or ``bf16``: the parts of the network that tolerate it under bfloat16
+            autocast, the regressors in float32 (``MeshRecoveryModel.set_inference_precision``).
         detector_threads: CPU threads of the BlazePose interpreters.
     """
 
@@ -234,10 +234,11 @@ def recover_track(model: MeshRecoveryModel, crops: np.ndarray, squares: np.ndarr
         image_size=torch.tensor([image_size], dtype=torch.float32).expand(count, 2),
         focal_length=torch.full((count,), float(focal)),
     ).to(model.device)
-    encoder = getattr(model, "encoder", None)
-    if encoder is not None:
-        encoder.set_precision(config.precision)     # bf16: the encoder only; the head stays float32
-    prediction = model.predict_sequence(track)
+    model.set_inference_precision(config.precision)
+    try:
+        prediction = model.predict_sequence(track)
+    finally:
+        model.set_inference_precision("fp32")
     return prediction.map(lambda tensor: tensor.float().cpu())
 
 

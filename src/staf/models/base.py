@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from staf.body import BodyModel
-from staf.errors import StafError
+from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import crop_perspective_project
 from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 
@@ -197,6 +197,18 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         """Predictions from encoder features (B, T, C, h, w) (and the windows' geometry)."""
 
     # --------------------------------------------------------------- whole tracks
+
+    def set_inference_precision(self, precision: str) -> None:
+        """``fp32`` or ``bf16`` for inference: the encoder under bfloat16 autocast (features back
+        in float32). Models put further precision-tolerant parts under it; whatever regresses
+        the body stays float32 (autocasting everything moves vertices by ~1 cm)."""
+        from staf.models.backbone import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise InvalidInputError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+        encoder = getattr(self, "encoder", None)
+        if encoder is not None:
+            encoder.set_precision(precision)
 
     @torch.no_grad()
     def predict_sequence(self, track: SequenceInput, progress=None) -> BodyPrediction:

@@ -31,9 +31,14 @@ class FeaturePyramidDecoder(nn.Module):
             ]
         self.deconv_layers = nn.Sequential(*layers)
         self.num_stages = num_stages
+        self.dtype: torch.dtype | None = None      # autocast dtype of :meth:`stage` (None: float32)
 
     def stage(self, index: int, features: torch.Tensor) -> torch.Tensor:
-        """φ_{index+1} from φ_index: (N, C_in, H, W) → (N, 256, 2H, 2W); ``index`` in 0..2."""
-        for layer in self.deconv_layers[3 * index : 3 * index + 3]:
-            features = layer(features)
-        return features
+        """φ_{index+1} from φ_index: (N, C_in, H, W) → (N, 256, 2H, 2W); ``index`` in 0..2.
+        Under autocast to :attr:`dtype`, returning float32, when it is set (inference only, see
+        :meth:`staf.models.staf.network.STAF.set_inference_precision`)."""
+        layers = self.deconv_layers[3 * index : 3 * index + 3]
+        if self.dtype is None:
+            return layers(features)
+        with torch.autocast(features.device.type, dtype=self.dtype):
+            return layers(features).float()
