@@ -222,3 +222,19 @@ def test_smoothing_lowers_jitter(scene, demo_run):
     identity = smoothed.rotmat.transpose(-1, -2) @ smoothed.rotmat
     assert torch.allclose(identity, torch.eye(3).expand_as(identity), atol=1e-5)
     np.testing.assert_allclose(smoothed.joints[0].numpy(), prediction.joints[0].numpy(), atol=1e-5)  # starts equal
+
+
+def test_overlay_renderer_side_view_and_empty_frames(body):
+    from staf.render.overlay import SIDE_BACKGROUND, OverlayRenderer
+
+    renderer = OverlayRenderer(64, 48, body.faces.numpy(), body.num_vertices, 2, focal=80.0)
+    frame = np.full((48, 64, 3), 200, np.uint8)
+    assert np.array_equal(renderer.draw(frame, []), frame)
+    both = renderer.draw(frame, [], side_view=True)
+    assert both.shape == (48, 128, 3) and (both[:, 64:] == SIDE_BACKGROUND).all()
+    with torch.no_grad():
+        vertices = body(torch.zeros(1, 72)).vertices[0].numpy() + [0.0, 0.0, 3.0]
+    drawn = renderer.draw(frame, [(0, vertices)], side_view=True)
+    assert (drawn[:, :64] != frame).any(axis=-1).mean() > 0.05           # the body covers part of the frame
+    assert (drawn[:, 64:] != SIDE_BACKGROUND).any(axis=-1).mean() > 0.01  # and shows in the side view
+    renderer.release()

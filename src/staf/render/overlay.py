@@ -49,8 +49,10 @@ class OverlayRenderer:
         overlay = self._blend(frame, people)
         if not side_view:
             return overlay
-        background = np.full_like(frame, SIDE_BACKGROUND)
-        return np.concatenate([overlay, self._blend(background, _turned(people), opaque=True)], axis=1)
+        side = np.full_like(frame, SIDE_BACKGROUND)
+        if people:
+            side = self._blend(side, _turned(people), opaque=True)
+        return np.concatenate([overlay, side], axis=1)
 
     def _blend(self, frame: np.ndarray, people: list[tuple[int, np.ndarray]], opaque: bool = False) -> np.ndarray:
         if not people:
