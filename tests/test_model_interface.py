@@ -121,6 +121,20 @@ def test_predict_sequence_equals_the_naive_per_window_run(name, body):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_predict_sequences_equals_one_call_per_track(name, body):
+    """Tracks batched together (the video pipeline's people) give each track's own result."""
+    model = make(name, body).eval()
+    generator = torch.Generator().manual_seed(3)
+    tracks = [SequenceInput(crops=torch.randn(n, 3, SIZE, SIZE, generator=generator)) for n in (6, 2, 11)]
+    together = model.predict_sequences(tracks)
+    assert [len(p.vertices) for p in together] == [6, 2, 11]
+    for track, prediction in zip(tracks, together):
+        alone = model.predict_sequence(track)
+        assert (prediction.vertices - alone.vertices).abs().max() < 1e-5
+        assert (prediction.joint_sets["lsp14"] - alone.joint_sets["lsp14"]).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_inference_precision(name, body):
     """bf16 inference stays near float32 (regressors in float32) and fp32 restores exact results."""
     model = make(name, body).eval()

@@ -225,21 +225,36 @@ def cut_crops(source: VideoSource, tracks: list[Track], crop_rule: CropRule, siz
     return crops
 
 
-def recover_track(model: MeshRecoveryModel, crops: np.ndarray, squares: np.ndarray, image_size: tuple[int, int],
-                  focal: float, config: DemoConfig):
-    """Stage 3b: one track → final :class:`BodyPrediction` (N leading), float32 on the CPU."""
-    count = len(crops)
-    track = SequenceInput(
-        crops=normalise(crops), boxes=torch.as_tensor(squares, dtype=torch.float32),
-        image_size=torch.tensor([image_size], dtype=torch.float32).expand(count, 2),
-        focal_length=torch.full((count,), float(focal)),
-    ).to(model.device)
+#: most frames of all tracks recovered in one call (bounds the memory of the crops)
+FRAMES_PER_CALL = 512
+
+
+def recover_tracks(model: MeshRecoveryModel, crops: list[np.ndarray], squares: list[np.ndarray],
+                   image_size: tuple[int, int], focal: float, config: DemoConfig) -> list:
+    """Stage 3b: tracks' uint8 crops (N_i, S, S, 3) and squares (N_i, 3) → their final
+    :class:`BodyPrediction` (N_i leading), float32 on the CPU; tracks batched together
+    (``model.predict_sequences``) up to :data:`FRAMES_PER_CALL` frames."""
+    inputs = [SequenceInput(crops=normalise(images), boxes=torch.as_tensor(boxes, dtype=torch.float32),
+                            image_size=torch.tensor([image_size], dtype=torch.float32).expand(len(images), 2),
+                            focal_length=torch.full((len(images),), float(focal))).to(model.device)
+              for images, boxes in zip(crops, squares)]
     model.set_inference_precision(config.precision)
     try:
-        prediction = model.predict_sequence(track)
+        predictions = model.predict_sequences(inputs)
     finally:
         model.set_inference_precision("fp32")
-    return prediction.map(lambda tensor: tensor.float().cpu())
+    return [prediction.map(lambda tensor: tensor.float().cpu()) for prediction in predictions]
+
+
+def track_groups(tracks: list[Track], limit: int = FRAMES_PER_CALL) -> list[list[Track]]:
+    """Consecutive tracks in groups of at most ``limit`` frames (a longer track alone)."""
+    groups: list[list[Track]] = []
+    for track in tracks:
+        if groups and sum(len(t.frames) for t in groups[-1]) + len(track.frames) <= limit:
+            groups[-1].append(track)
+        else:
+            groups.append([track])
+    return groups
 
 
 def smooth_prediction(model: MeshRecoveryModel, prediction, fps: float, config: DemoConfig):
@@ -330,16 +345,18 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
     crops = cut_crops(source, tracks, crop_rule, model.config.image_size, progress)
     seconds["crop"], clock = time.perf_counter() - clock, time.perf_counter()
     results, predictions = {}, {}
-    for track in tqdm(tracks, unit="track", desc="recover", disable=not progress):
-        squares = crop_rule.squares(_centre_size(track.boxes))
-        prediction = recover_track(model, crops.pop(track.track_id), squares, image_size, focal, config)
-        if config.smooth:
-            prediction = smooth_prediction(model, prediction, info.fps, config)
-        if not torch.isfinite(prediction.vertices).all():
-            raise StafError(f"track {track.track_id}: the model gave non-finite vertices; check the checkpoint")
-        predictions[track.track_id] = prediction
-        results[track.track_id] = track_results(prediction, track, frame_ids, track_keypoints(track, people),
-                                                squares, image_size, focal)
+    for group in tqdm(track_groups(tracks), unit="batch", desc="recover", disable=not progress):
+        squares = [crop_rule.squares(_centre_size(track.boxes)) for track in group]
+        recovered = recover_tracks(model, [crops.pop(track.track_id) for track in group], squares, image_size,
+                                   focal, config)
+        for track, prediction, square in zip(group, recovered, squares):
+            if config.smooth:
+                prediction = smooth_prediction(model, prediction, info.fps, config)
+            if not torch.isfinite(prediction.vertices).all():
+                raise StafError(f"track {track.track_id}: the model gave non-finite vertices; check the checkpoint")
+            predictions[track.track_id] = prediction
+            results[track.track_id] = track_results(prediction, track, frame_ids, track_keypoints(track, people),
+                                                    square, image_size, focal)
     seconds["recover"], clock = time.perf_counter() - clock, time.perf_counter()
 
     files = _write_files(staging, model, results, predictions, info.fps, config, progress)

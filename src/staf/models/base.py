@@ -229,6 +229,11 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         finally:
             self.train(was_training)
 
+    def predict_sequences(self, tracks: list[SequenceInput]) -> list[BodyPrediction]:
+        """:meth:`predict_sequence` of several tracks (the video pipeline's people); models may
+        batch the tracks together, with results equal to one call per track."""
+        return [self.predict_sequence(track) for track in tracks]
+
     def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
                      meshes: bool = True) -> BodyPrediction:
         """Body model outputs and 2D projections (official crop camera) for regressed parameters:

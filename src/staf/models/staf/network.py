@@ -244,6 +244,12 @@ class STAF(MeshRecoveryModel):
 
         return StreamingRunner(self, progress=progress)(track.crops)
 
+    def predict_sequences(self, tracks: list[SequenceInput]) -> list[BodyPrediction]:
+        """Several tracks in shared encoder and head batches (equal to one call per track)."""
+        from staf.models.staf.streaming import StreamingRunner
+
+        return StreamingRunner(self).run_many([track.crops for track in tracks])
+
     @classmethod
     def training_stages(cls, config: STAFConfig) -> list[StageRecipe]:
         """§IV-C: stage 1 the single-frame base model end to end; stage 2 the configured variant

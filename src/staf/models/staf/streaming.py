@@ -16,6 +16,8 @@ vertices the down-sampling reads; the full body is built for the final stage onl
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from staf.models.base import BodyPrediction, MeshRecoveryModel, SequenceInput, window_indices
@@ -42,20 +44,30 @@ class StreamingRunner:
     @torch.no_grad()
     def __call__(self, crops: torch.Tensor) -> BodyPrediction:
         """(N, 3, H, W) normalised crops of one person's track → final predictions (N leading)."""
+        return self.run_many([crops])[0]
+
+    @torch.no_grad()
+    def run_many(self, tracks: list[torch.Tensor]) -> list[BodyPrediction]:
+        """Several tracks at once: their frames share encoder batches and their windows share
+        head batches (windows never cross tracks); one prediction per frame of each track."""
         was_training = self.model.training
         self.model.eval()
         try:
-            return self._run(crops)
+            lengths = [len(crops) for crops in tracks]
+            predictions = self._run(torch.cat(tracks), lengths)
+            return [predictions.map(lambda t, s=start, n=n: t[s : s + n])
+                    for start, n in zip(itertools.accumulate([0] + lengths[:-1]), lengths)]
         finally:
             self.model.train(was_training)
 
-    def _run(self, crops: torch.Tensor) -> BodyPrediction:
+    def _run(self, crops: torch.Tensor, lengths: list[int]) -> BodyPrediction:
         model, config = self.model, self.model.config
         device = next(model.parameters()).device
         features = torch.cat([model.encoder.encode(crops[i : i + self.frame_batch].to(device))
                               for i in range(0, len(crops), self.frame_batch)])
         cache = self._per_frame(features)
-        windows = window_indices(len(crops), config.seq_len, device)
+        offsets = itertools.accumulate([0] + lengths[:-1])
+        windows = torch.cat([window_indices(n, config.seq_len, device) + offset for n, offset in zip(lengths, offsets)])
         finals: list[Params] = []
         for start in range(0, len(windows), self.window_batch):
             finals.append(self._windows(features, cache, windows[start : start + self.window_batch]))
