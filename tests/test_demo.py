@@ -177,16 +177,17 @@ def test_bad_demo_input_exits_2(scene, tmp_path, capsys, extra, message):
     assert not out.exists()
 
 
-def test_bad_video_and_missing_model(tmp_path, capsys):
-    """Until a default model ships (issue 17), no --checkpoint says how to get one."""
+def test_bad_video_and_missing_model(tmp_path, capsys, monkeypatch):
+    """Where an installation has no default model, no --checkpoint says how to get one."""
     (tmp_path / "notes.mp4").write_text("not a video at all\n" * 10)
     assert main(["demo", str(tmp_path / "notes.mp4"), "--mean-pose", "--out", str(tmp_path / "o")]) == 2
     assert "not a video" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "missing.mp4"), "--mean-pose", "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    monkeypatch.setattr("staf.models.packed.default_model_path", lambda: None)
     assert main(["demo", str(tmp_path / "notes.mp4"), "--out", str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
-    assert "staf train" in error and "staf convert official" in error
+    assert "no default model" in error and "staf train" in error and "staf convert official" in error
 
 
 def test_detector_follows_one_person_without_identity_switch(scene, tmp_path):

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     official.set_defaults(handler=run_convert_official)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on a benchmark or a db file")
-    evaluate.add_argument("--checkpoint", default=None, help="staf checkpoint")
+    evaluate.add_argument("--checkpoint", default=None, help="staf checkpoint (default: the model shipped with staf)")
     evaluate.add_argument("--mean-pose", action="store_true",
                           help="evaluate the mean-pose baseline (the regressors' mean parameters for every frame)")
     evaluate.add_argument("--data", required=True, help="3dpw, mpii3d, h36m, synthetic, or the path of a *_db.pt file")
@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                "frame,x1,y1,x2,y2 (frames count from 0, pixels). Bad input exits with status 2.")
     demo.add_argument("video", help="video file (mp4, avi, mov, webm, mkv) or folder of images")
     demo.add_argument("--out", required=True, help="output folder")
-    demo.add_argument("--checkpoint", default=None, help="staf checkpoint (staf train / staf convert official)")
+    demo.add_argument("--checkpoint", default=None,
+                      help="staf checkpoint (staf train / staf convert official); default: the model shipped with staf")
     demo.add_argument("--mean-pose", action="store_true", help="use the mean-pose baseline instead of a network")
     demo.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
     demo.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
@@ -193,6 +194,7 @@ def collect_info(base_data: str | None) -> dict:
                         "found": [name for name in names if (folder / name).is_file()]})
     return {
         "staf": staf.__version__,
+        "default_model": default_model_info(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -203,6 +205,19 @@ def collect_info(base_data: str | None) -> dict:
     }
 
 
+def default_model_info() -> dict:
+    """The shipped default model: path, size, model, config, provenance (or found: False)."""
+    from staf.models.packed import default_model_path, read_packed
+
+    path = default_model_path()
+    if path is None:
+        return {"found": False}
+    payload, _ = read_packed(path, tensors=False)
+    return {"found": True, "path": str(path), "size_mb": round(path.stat().st_size / 2**20, 1), "model": payload["model"],
+            "backbone": payload["config"].get("backbone"), "image_size": payload["config"].get("image_size"),
+            "body_model": payload["body_model"].get("name"), "provenance": payload["provenance"]}
+
+
 def run_info(args: argparse.Namespace) -> int:
     info = collect_info(args.base_data)
     if args.json:
@@ -210,6 +225,13 @@ def run_info(args: argparse.Namespace) -> int:
         return 0
     print(f"staf {info['staf']}  (python {info['python']}, torch {info['torch']}, {info['threads']} threads)")
     print(f"devices: {', '.join(info['devices'])}")
+    default = info["default_model"]
+    if default["found"]:
+        print(f"default model (staf demo / staf eval without --checkpoint): {default['path']}  [{default['model']}, "
+              f"{default['backbone']} at {default['image_size']} px, body model '{default['body_model']}', "
+              f"int8, {default['size_mb']} MB; docs/default_model.md]")
+    else:
+        print("default model: none in this installation (give --checkpoint)")
     model = info["open_body_model"]
     if model["found"]:
         print(f"body model 'open' (bundled): {model['path']}  [{model['vertices']} vertices, "
@@ -366,8 +388,6 @@ def run_eval(args: argparse.Namespace) -> int:
 
     path, protocol = resolve_data(args)
     _check_device(args.device)
-    if not (args.mean_pose or args.checkpoint):
-        raise StafError("give --checkpoint FILE, or --mean-pose for the baseline")
     model, crop_rule, name = load_demo_model(args)
     if args.crop_scale is not None:
         crop_rule = CropRule(scale=args.crop_scale)           # refuses 0, negative, nan
@@ -384,7 +404,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def load_demo_model(args: argparse.Namespace):
-    """(model, crop rule, description) for ``staf demo``/``staf eval`` model flags."""
+    """(model, crop rule, description) for ``staf demo``/``staf eval`` model flags: --mean-pose,
+    --checkpoint, else the default model shipped in the package."""
     from staf.body import BodyModel
     from staf.data.crops import CropRule
     from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
@@ -395,12 +416,16 @@ def load_demo_model(args: argparse.Namespace):
 
         body = body or BodyModel.load("open", device=args.device)
         return build_model("mean-pose", {}, body), CropRule(), "mean-pose baseline"
-    if args.checkpoint:
-        model, payload = load_checkpoint(args.checkpoint, body, args.device, args.base_data)
-        return model, checkpoint_crop_rule(payload), str(args.checkpoint)
-    raise StafError("no model: give --checkpoint FILE (train one with 'staf train --preset train-synth-cpu --out RUN', "
-                    "or convert the authors' with 'staf convert official --head … --backbone … --out FILE'), "
-                    "or --mean-pose for the baseline")
+    from staf.models.packed import default_model_path
+
+    checkpoint = args.checkpoint or default_model_path()
+    if checkpoint is not None:
+        model, payload = load_checkpoint(checkpoint, body, args.device, args.base_data)
+        name = str(checkpoint) if args.checkpoint else f"the default model ({Path(checkpoint).name})"
+        return model, checkpoint_crop_rule(payload), name
+    raise StafError("no model: this installation has no default model; give --checkpoint FILE (train one with "
+                    "'staf train --preset train-synth-cpu --out RUN', or convert the authors' with "
+                    "'staf convert official --head … --backbone … --out FILE'), or --mean-pose for the baseline")
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -85,14 +85,20 @@ def save_checkpoint(path: str | Path, model: MeshRecoveryModel, extra: dict[str,
 
 def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: torch.device | str = "cpu",
                     base_data: str | Path | None = None) -> tuple[MeshRecoveryModel, dict]:
-    """Read a staf checkpoint into a new model of the class it names, on ``device``; returns
-    (model, payload).
+    """Read a staf checkpoint (or a packed ``.safetensors`` model, :mod:`staf.models.packed`)
+    into a new model of the class it names, on ``device``; returns (model, payload).
 
     Without ``body``, the body model the checkpoint was made with is loaded ("open", or SMPL of
     the recorded gender from ``base_data``).
     """
-    payload = read_torch_file(path, "staf checkpoint")
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    packed = Path(path).suffix == ".safetensors"
+    if packed:
+        from staf.models.packed import read_packed
+
+        payload, tensors = read_packed(path)
+    else:
+        payload = read_torch_file(path, "staf checkpoint")
+    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, "staf-packed"):
         raise StafError(f"{path} is not a staf checkpoint; convert official STAF files with "
                         "'staf convert official --head … --backbone … --out …'")
     from staf.models.registry import model_class
@@ -109,6 +115,10 @@ def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: tor
                         f"({body.num_vertices}): pass the same --body-model")
     config = from_dict(cls.config_class, payload["config"], f"{path}: config")
     model = cls(config, body)
+    if packed:
+        from staf.models.packed import channel_axes, unpack_state
+
+        payload["state_dict"] = unpack_state(tensors, channel_axes(model))
     load_state_dict_strict(model, payload["state_dict"], str(path))
     return model.to(device), payload
 
