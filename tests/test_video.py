@@ -134,3 +134,19 @@ def test_truncated_video_reports_damage(tmp_path):
         source = VideoSource(tmp_path / "cut.mp4")
         frames = list(source)
         assert len(frames) == 12          # a file that still decodes fully would fail here
+
+
+def test_opencv_reads_what_pyav_cannot_open(tmp_path, monkeypatch):
+    write_video(tmp_path / "clip.mp4", moving_square(6))
+    expected = [frame.image for frame in VideoSource(tmp_path / "clip.mp4")]
+
+    def refuse(*args, **kwargs):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(av, "open", refuse)
+    source = VideoSource(tmp_path / "clip.mp4")
+    assert source.info.reader == "opencv" and source.info.fps == pytest.approx(25.0)
+    frames = list(source)
+    assert len(frames) == 6
+    for frame, image in zip(frames, expected):
+        assert np.abs(frame.image.astype(int) - image).mean() < 2.0
