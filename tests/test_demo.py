@@ -239,3 +239,18 @@ def test_overlay_renderer_side_view_and_empty_frames(body):
     assert (drawn[:, :64] != frame).any(axis=-1).mean() > 0.05           # the body covers part of the frame
     assert (drawn[:, 64:] != SIDE_BACKGROUND).any(axis=-1).mean() > 0.01  # and shows in the side view
     renderer.release()
+
+
+def test_obj_meshes_equal_the_exported_vertices(scene, tmp_path):
+    import trimesh
+
+    out = tmp_path / "obj"
+    assert main(["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint", str(scene["checkpoint"]),
+                 "--out", str(out), "--quiet", "--obj", "--no-render", "--end", "0.4"]) == 0
+    track = joblib.load(out / "staf_output.pkl")[0]
+    meshes = sorted((out / "meshes" / "track_0").glob("*.obj"))
+    assert [p.name for p in meshes] == [f"frame_{i:06d}.obj" for i in range(12)]
+    mesh = trimesh.load(meshes[4], process=False)
+    np.testing.assert_allclose(mesh.vertices, track["verts"][4], atol=1e-5)
+    assert len(mesh.faces) == len(scene["model"].body.faces)
+    assert "meshes/track_0/frame_000004.obj" in json.loads((out / "staf_demo.json").read_text())["files"]
