@@ -254,3 +254,20 @@ def test_obj_meshes_equal_the_exported_vertices(scene, tmp_path):
     np.testing.assert_allclose(mesh.vertices, track["verts"][4], atol=1e-5)
     assert len(mesh.faces) == len(scene["model"].body.faces)
     assert "meshes/track_0/frame_000004.obj" in json.loads((out / "staf_demo.json").read_text())["files"]
+
+
+def test_bvh_of_the_demo_poses_the_tracks_skeleton(scene, demo_run):
+    """The demo's BVH, read by the bvh package: the track's rotations and translation on its
+    skeleton (rest shape = the track's mean β), equal to the body model's joints (< 1 mm)."""
+    from test_export import bvh_joint_positions
+
+    from staf.body.joint_sets import SMPL_JOINT_NAMES
+
+    track = joblib.load(demo_run / "staf_output.pkl")[0]
+    positions, names = bvh_joint_positions(demo_run / "track_0.bvh")
+    body = scene["model"].body
+    betas = torch.as_tensor(track["betas"].mean(axis=0)).expand(FRAMES, -1)
+    with torch.no_grad():
+        joints = body(torch.as_tensor(track["rotmat"]), betas).joints.numpy() + track["transl"][:, None]
+    ours = joints[:, [SMPL_JOINT_NAMES.index(name) for name in names]] * 100.0
+    assert np.abs(positions - ours).max() < 0.1                                   # cm: < 1 mm
