@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -27,6 +28,7 @@ from staf.body.assets import (
 )
 from staf.errors import StafError
 from staf.evaluation.protocols import MATCHES
+from staf.io import atomic_write, atomic_write_text, check_output_file, check_output_folder
 
 
 def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "default: the rest pose θ = 0")
     body.add_argument("--out", default="outputs/body.obj", help="mesh file (.obj, .ply, .glb, .stl)")
     body.add_argument("--joints-out", default=None, help="JSON file for the joint sets (default: beside --out)")
+    body.add_argument("--force", action="store_true", help="replace existing output files")
     body.set_defaults(handler=run_body)
 
     convert = commands.add_parser("convert", help="convert checkpoints from other code bases")
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     official.add_argument("--head", required=True, help="official STAF checkpoint (.pth.tar with gen_state_dict)")
     official.add_argument("--backbone", default=None, help="PyMAF base_model.pt with the ResNet-50 encoder")
     official.add_argument("--out", required=True, help="staf checkpoint to write")
+    official.add_argument("--force", action="store_true", help="replace an existing --out file")
     add_body_model_arguments(official)
     official.set_defaults(handler=run_convert_official)
 
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stage", default="both", choices=("1", "2", "both"))
     train.add_argument("--init", default=None, help="stage-1 checkpoint for --stage 2 (default: OUT/stage1/best.pt)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/stageN/last.pt exactly")
+    train.add_argument("--force", action="store_true", help="start over in a run folder that holds checkpoints")
     train.add_argument("--data-root", default="data", help="folder the preset's relative db paths are under")
     train.add_argument("--device", default="cpu")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -157,14 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``staf`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    debug = bool(os.environ.get("STAF_DEBUG"))
     try:
         return int(args.handler(args) or 0)
     except StafError as error:
-        print(f"staf {args.command}: error: {error}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"staf {args.command}: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print(f"staf {args.command}: interrupted", file=sys.stderr)
+        if debug:
+            raise
+        print(f"staf {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # noqa: BLE001 — a defect of staf, not of the input: say so in one line
+        if debug:
+            raise
+        print(f"staf {args.command}: internal error: {type(error).__name__}: {one_line(str(error))} (a bug in staf; "
+              "run again with STAF_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 1
+
+
+def one_line(message: str, limit: int = 600) -> str:
+    """A message on one line (several lines joined with '; '), at most ``limit`` characters."""
+    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- info
@@ -257,6 +281,17 @@ def run_body(args: argparse.Namespace) -> int:
     from staf.body import BodyModel
     from staf.geometry.rotations import rot6d_to_axis_angle
 
+    mesh_path = Path(args.out)
+    if mesh_path.suffix.lower() not in (".obj", ".ply", ".glb", ".stl"):
+        raise StafError(f"--out {mesh_path}: use a .obj, .ply, .glb or .stl file name")
+    joints_path = Path(args.joints_out) if args.joints_out else mesh_path.with_suffix(".joints.json")
+    if joints_path.resolve() == mesh_path.resolve():
+        raise StafError(f"--joints-out {joints_path} is the same file as --out; give two different paths")
+    inputs = [args.pose, args.body_model]
+    check_output_file(mesh_path, "--out", inputs, args.force)
+    check_output_file(joints_path, "--joints-out", inputs, args.force)
+    if not all(math.isfinite(value) for value in args.betas):
+        raise StafError(f"--betas must be finite numbers, got {args.betas}")
     body = BodyModel.load(args.body_model, args.base_data, args.gender, dtype=torch.float64)
     if len(args.betas) > body.num_betas:
         raise StafError(f"--betas has {len(args.betas)} values; body model '{body.name}' has {body.num_betas}")
@@ -265,16 +300,12 @@ def run_body(args: argparse.Namespace) -> int:
     betas[0, : len(args.betas)] = torch.tensor(args.betas, dtype=torch.float64)
     with torch.no_grad():
         out = body(pose, betas)
-    mesh_path = Path(args.out)
-    if mesh_path.suffix.lower() not in (".obj", ".ply", ".glb", ".stl"):
-        raise StafError(f"--out {mesh_path}: use a .obj, .ply, .glb or .stl file name")
-    mesh_path.parent.mkdir(parents=True, exist_ok=True)
-    trimesh.Trimesh(out.vertices[0].numpy(), body.faces.numpy(), process=False).export(mesh_path)
-    joints_path = Path(args.joints_out) if args.joints_out else mesh_path.with_suffix(".joints.json")
+    mesh = trimesh.Trimesh(out.vertices[0].numpy(), body.faces.numpy(), process=False)
     joints = {"body_model": body.name, "units": "metres", "axes": "y up, facing +z",
               "pose": pose[0].tolist(), "betas": betas[0].tolist(), "smpl24": out.joints[0].tolist()}
     joints.update({name: value[0].tolist() for name, value in out.joint_sets.items()})
-    joints_path.write_text(json.dumps(joints, indent=1))
+    atomic_write(mesh_path, lambda handle: mesh.export(handle, file_type=mesh_path.suffix[1:].lower()))
+    atomic_write_text(joints_path, json.dumps(joints, indent=1))
     print(f"wrote {mesh_path} ({body.num_vertices} vertices, {len(body.faces)} faces) and {joints_path}")
     return 0
 
@@ -284,6 +315,7 @@ def run_convert_official(args: argparse.Namespace) -> int:
     from staf.models.checkpoint import save_checkpoint
     from staf.models.registry import model_class
 
+    check_output_file(args.out, "--out", [args.head, args.backbone], args.force)
     body = BodyModel.load(args.body_model, args.base_data, args.gender)
     model, notes = model_class("staf").convert("official", body, head=args.head, backbone=args.backbone)
     save_checkpoint(args.out, model, extra={"converted_from": {"head": str(args.head), "backbone": str(args.backbone)},
@@ -304,7 +336,10 @@ def parse_overrides(items: list[str]) -> dict:
         key, separator, value = item.partition("=")
         if not separator or not key:
             raise StafError(f"--set {item}: expected KEY=VALUE")
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise StafError(f"--set {item}: the value is not valid YAML") from None
     return overrides
 
 
@@ -322,10 +357,17 @@ def run_train(args: argparse.Namespace) -> int:
         source, db=str(source.db if Path(source.db).is_absolute() else root / source.db))
     config = dataclasses.replace(config, train=tuple(resolve(s) for s in config.train),
                                  val=resolve(config.val) if config.val else None)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    out = check_output_folder(args.out, "--out")
     stages = (1, 2) if args.stage == "both" else (int(args.stage),)
+    for source in (*config.train, *([config.val] if config.val else [])):
+        if not Path(source.db).is_file():
+            raise StafError(f"dataset file {source.db} does not exist; make it with 'staf synth' or pass --data-root "
+                            "DIR, the folder the preset's db paths are relative to")
+    if args.init and not Path(args.init).is_file():
+        raise StafError(f"--init {args.init} does not exist")
+    _check_run_folder(out, stages, args.resume, args.force, config.to_dict())
+    _check_device(args.device)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     for stage in stages:
         init = args.init or (out / "stage1" / "best.pt") if stage == 2 else None
         trainer = Trainer(config, out / f"stage{stage}", stage, args.device, init)
@@ -336,6 +378,40 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool, force: bool, config: dict) -> None:
+    """Refuse to train into a run folder that holds checkpoints (unless --resume or --force), to
+    resume where there is nothing to resume, or to resume with other settings."""
+    import yaml
+
+    held = [out / f"stage{stage}" / name for stage in stages for name in ("last.pt", "best.pt")
+            if (out / f"stage{stage}" / name).is_file()]
+    if resume:
+        if not any((out / f"stage{stage}" / "last.pt").is_file() for stage in stages):
+            raise StafError(f"--resume: {out} holds no stage{'/'.join(map(str, stages))}/last.pt to resume from; "
+                            "drop --resume to start a new run")
+        saved = out / "config.yaml"
+        if saved.is_file():
+            try:
+                before = yaml.safe_load(saved.read_text())
+            except yaml.YAMLError:
+                before = None
+            changed = sorted(_changed_keys(before, config)) if isinstance(before, dict) else ["(unreadable config.yaml)"]
+            if changed:
+                raise StafError(f"--resume with other settings than the run was started with ({', '.join(changed[:6])}); "
+                                "resume with the same preset and --set values, or start a new run in another folder")
+    elif held and not force:
+        raise StafError(f"--out {out} already holds a run ({', '.join(str(p.relative_to(out)) for p in held[:3])}); "
+                        "pass --resume to continue it, --force to start over there, or choose another folder")
+
+
+def _changed_keys(before, after, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = set(before) | set(after)
+        return [key for name in keys for key in _changed_keys(before.get(name), after.get(name), f"{prefix}{name}.")]
+    return [] if before == after else [prefix.rstrip(".")]
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from staf.config import from_dict, load_config
     from staf.data.synthetic import SynthConfig, synthesize
@@ -344,6 +420,7 @@ def run_synth(args: argparse.Namespace) -> int:
                                                      "backgrounds", "motion_blur") if getattr(args, key) is not None}
     if args.backgrounds is not None and not Path(args.backgrounds).is_dir():
         raise StafError(f"--backgrounds {args.backgrounds}: not a folder")
+    check_output_folder(args.out, "--out")
     config = (load_config(SynthConfig, args.preset, overrides) if args.preset
               else from_dict(SynthConfig, overrides, "staf synth"))
     database = synthesize(config, args.out, preview=args.preview)
@@ -386,6 +463,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from staf.data.crops import CropRule
     from staf.evaluation.evaluate import evaluate, format_table, write_report
 
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_output_folder(out, "--out")
+    if args.max_sequences is not None and args.max_sequences < 1:
+        raise StafError(f"--max-sequences must be at least 1, got {args.max_sequences}")
+    if args.crop_scale is not None:
+        CropRule(scale=args.crop_scale)                        # refuses 0, negative, nan before any work
     path, protocol = resolve_data(args)
     _check_device(args.device)
     model, crop_rule, name = load_demo_model(args)
@@ -394,7 +478,7 @@ def run_eval(args: argparse.Namespace) -> int:
     result = evaluate(model, path, protocol, args.image_root, crop_rule.scale, checkpoint=name,
                       max_sequences=args.max_sequences, match=MATCHES[args.match],
                       split_at_gaps=args.split_at_gaps)
-    out = Path(args.out) if args.out else Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
+    out = out or Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
     written = write_report(result, out)
     print(format_table(result))
     for note in result.notes:
@@ -472,10 +556,14 @@ def _read_pose(spec: str | None, body, rot6d_to_axis_angle):
         raise StafError(f"--pose {spec}: no such file (give a .npy with 72 axis-angle values, or 'mean')")
     try:
         values = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise StafError(f"--pose {spec}: not a numpy .npy array ({exc})") from exc
+    except (ValueError, EOFError, OSError) as exc:
+        raise StafError(f"--pose {spec}: not a numpy .npy array of numbers ({exc}); save one with numpy.save") from None
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu":
+        raise StafError(f"--pose {spec}: holds {type(values).__name__} data, not numbers")
     if values.size != 72:
         raise StafError(f"--pose {spec}: has {values.size} values, expected 72 (24 joints × axis-angle)")
+    if not np.isfinite(values).all():
+        raise StafError(f"--pose {spec}: holds NaN or infinite values")
     return torch.as_tensor(values, dtype=torch.float64).reshape(1, 72)
 
 

@@ -19,6 +19,29 @@ from staf.errors import StafError
 T = TypeVar("T")
 
 
+def check_number(where: str, value: Any, low: float | None = None, high: float | None = None,
+                 integer: bool = False, low_open: bool = False) -> None:
+    """Refuse a value that is not a (finite) number in [low, high] (``low_open``: > low)."""
+    import math
+
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
+        raise StafError(f"{where} must be {kind}, got {value!r}")
+    if not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) or \
+            (high is not None and value > high):
+        bounds = f"{'>' if low_open else '≥'} {low}" if low is not None else ""
+        bounds += (" and " if bounds and high is not None else "") + (f"≤ {high}" if high is not None else "")
+        raise StafError(f"{where} must be {kind} {bounds}, got {value!r}")
+
+
+def check_name(where: str, value: str) -> None:
+    """Refuse a name that is not a plain file-name part (no folders, no '..')."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value) or ".." in value:
+        raise StafError(f"{where} must be a plain name (letters, digits, '_', '-', '.'), got {value!r}")
+
+
 def preset_path(name: str) -> Path:
     """Path of a bundled preset (``staf/configs/NAME.yaml``)."""
     return Path(str(resources.files("staf") / "configs" / f"{name}.yaml"))
@@ -41,6 +64,8 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
     kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in values.items()}
     try:
         return cls(**kwargs)
+    except StafError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise StafError(f"{where}: {exc}") from exc
 
@@ -76,7 +101,16 @@ def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | No
             raise StafError(f"unknown preset '{source}'; available: {', '.join(available_presets())}")
     if not path.is_file():
         raise StafError(f"config file {path} does not exist")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise StafError(f"{path}: not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StafError(f"{path}: cannot be read as a YAML text file ({exc})") from None
+    if not isinstance(values, dict):
+        raise StafError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
     for key, value in (overrides or {}).items():
         node = values
         *parents, leaf = key.split(".")

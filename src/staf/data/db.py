@@ -129,6 +129,12 @@ def validate_db(data: Any, source: str, required: tuple[str, ...] = REQUIRED_KEY
         if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
             shown = ", ".join("J" if e is None else str(e) for e in expected)
             problems.append(f"'{key}' has shape {arrays[key].shape}, expected (N{', ' if expected else ''}{shown})")
+    if lengths and max(lengths.values()) == 0:
+        problems.append("it holds no frames")
+    for key, values in arrays.items():
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum()) if values.ndim else 1
+            problems.append(f"'{key}' holds NaN or infinite values in {bad} frame(s)")
     if problems:
         raise MalformedFileError(f"{source}: " + "; ".join(problems))
     return arrays
@@ -138,9 +144,10 @@ def write_db(path: str | Path, data: dict[str, np.ndarray]) -> None:
     """Write a db dict with ``joblib.dump`` after validating it (the format VIBE/TCMR read)."""
     import joblib
 
+    from staf.io import atomic_write
+
     arrays = validate_db(data, str(path))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(arrays, path)
+    atomic_write(path, lambda handle: joblib.dump(arrays, handle))
 
 
 @dataclasses.dataclass

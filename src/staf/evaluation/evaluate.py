@@ -98,21 +98,28 @@ def evaluate(model: MeshRecoveryModel, data_path: str | Path, protocol: Protocol
     sequences = select_sequences(data, split_sequences(data, at_gaps=split_at_gaps)[:max_sequences], match,
                                  protocol.valid_key)
     image_root = Path(image_root) if image_root is not None else None
+    key = protocol.valid_key
+    if match.valid_mask and key and key in data and sequences and \
+            not (np.asarray(data[key])[np.concatenate([s.rows for s in sequences])] > 0).any():
+        raise StafError(f"{data_path}: no frame is marked valid ('{key}' is 0 everywhere): nothing to evaluate")
     fps = float(np.asarray(data["fps"]).reshape(-1)[0]) if "fps" in data else protocol.fps
+    if not (np.isfinite(fps) and fps > 0):
+        raise StafError(f"{data_path}: its 'fps' is {fps}; a frame rate must be a positive number")
     body = model.body
     notes = [f"match preset '{match.name}'"]
     with_mesh = _mesh_comparable(protocol, body.name, data, notes)
     results, centred = [], []
-    bar = tqdm(total=sum(len(s) for s in sequences), unit="frame", desc=f"eval {protocol.name}", disable=not progress)
-    for sequence in sequences:
-        track = sequence_input(data, sequence, image_root, model.config.image_size, crop_scale)
-        prediction = model.predict_sequence(track.to(model.device))
-        result, pred_c, gt_c = _measure(sequence, data, prediction, protocol, fps, with_mesh, body, match.valid_mask)
-        results.append(result)
-        centred.append((pred_c, gt_c))
-        bar.update(len(sequence))
-        bar.set_postfix(sequences=f"{len(results)}/{len(sequences)}")
-    bar.close()
+    with tqdm(total=sum(len(s) for s in sequences), unit="frame", desc=f"eval {protocol.name}",
+              disable=not progress) as bar:                # closed before any error is reported
+        for sequence in sequences:
+            track = sequence_input(data, sequence, image_root, model.config.image_size, crop_scale)
+            prediction = model.predict_sequence(track.to(model.device))
+            result, pred_c, gt_c = _measure(sequence, data, prediction, protocol, fps, with_mesh, body,
+                                            match.valid_mask)
+            results.append(result)
+            centred.append((pred_c, gt_c))
+            bar.update(len(sequence))
+            bar.set_postfix(sequences=f"{len(results)}/{len(sequences)}")
     if not results:
         raise StafError(f"{data_path}: no sequences to evaluate with --match {match.name} "
                         f"(it skips sequences shorter than {match.min_length} frames)")
@@ -216,6 +223,8 @@ def _aggregate(results: list[SequenceResult], with_mesh: bool) -> dict[str, floa
         summary[name] = mean(name, accel_weights)
     summary["frames"] = float(weights.sum())
     summary["sequences"] = float(len(results))
+    if summary["frames"] == 0:
+        raise StafError("no frame is marked valid in the data (valid / valid_i are all 0): nothing to evaluate")
     return summary
 
 

@@ -13,7 +13,6 @@ Every file is written to a temporary name in its folder and renamed when complet
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 
 from staf.body.joint_sets import SMPL_JOINT_NAMES, SMPL_PARENTS
 from staf.errors import InvalidInputError
+from staf.io import atomic_write
 
 #: the keys of a track in staf_output.pkl (VIBE's demo output plus frame_ids)
 RESULT_KEYS = ("pred_cam", "orig_cam", "verts", "pose", "betas", "joints3d", "joints2d", "bboxes", "frame_ids")
@@ -42,9 +42,9 @@ def write_results(folder: str | Path, tracks: dict[int, dict[str, np.ndarray]]) 
             raise InvalidInputError(f"track {track_id}: per-frame arrays differ in length: {lengths}")
     plain = {int(t): {key: np.asarray(value) for key, value in track.items()} for t, track in tracks.items()}
     pkl, npz = folder / "staf_output.pkl", folder / "staf_output.npz"
-    _atomic(pkl, lambda handle: joblib.dump(plain, handle))
+    atomic_write(pkl, lambda handle: joblib.dump(plain, handle))
     flat = {f"track{t}/{key}": value for t, track in plain.items() for key, value in track.items()}
-    _atomic(npz, lambda handle: np.savez_compressed(handle, **flat))
+    atomic_write(npz, lambda handle: np.savez_compressed(handle, **flat))
     return [pkl, npz]
 
 
@@ -78,7 +78,7 @@ def write_bvh(path: str | Path, rest_joints: np.ndarray, rotations: np.ndarray, 
         values = list(root[frame]) + list(euler[frame][order].reshape(-1))
         lines.append(" ".join(f"{v:.6f}" for v in values))
     path = Path(path)
-    _atomic(path, lambda handle: handle.write(("\n".join(lines) + "\n").encode()))
+    atomic_write(path, lambda handle: handle.write(("\n".join(lines) + "\n").encode()))
     return path
 
 
@@ -107,20 +107,6 @@ def _hierarchy(joint: int, rest: np.ndarray, depth: int) -> list[str]:
         lines += [f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET 0.000000 0.000000 0.000000", f"{pad}  }}"]
     lines.append(f"{pad}}}")
     return lines
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through ``write(handle)`` to a temporary file beside ``path``, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with open(temporary, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def rest_joints_of(body, betas: torch.Tensor) -> np.ndarray:
@@ -206,5 +192,5 @@ def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights
     )
     document.set_binary_blob(b"".join(blobs))
     path = Path(path)
-    _atomic(path, lambda handle: handle.write(b"".join(document.save_to_bytes())))
+    atomic_write(path, lambda handle: handle.write(b"".join(document.save_to_bytes())))
     return path

@@ -448,9 +448,9 @@ def _camera_vertices(result: dict, focal: float, image_size: tuple[int, int]) ->
 
 def _write_manifest(path: Path, summary: DemoSummary, config: DemoConfig, crop_rule: CropRule,
                     model: MeshRecoveryModel) -> None:
-    from staf.inference.export import _atomic
+    from staf.io import atomic_write_text
 
     manifest = {"video": summary.video, "frames": summary.frames, "detected_frames": summary.detected_frames, "tracks": {str(k): v for k, v in summary.tracks.items()},
                 "files": summary.files, "seconds": summary.seconds, "settings": dataclasses.asdict(config),
                 "crop": dataclasses.asdict(crop_rule), "model": model.name, "body_model": model.body.name}
-    _atomic(path, lambda handle: handle.write(json.dumps(manifest, indent=2).encode()))
+    atomic_write_text(path, json.dumps(manifest, indent=2))

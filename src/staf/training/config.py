@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from staf.config import to_dict
+from staf.config import check_number, to_dict
 from staf.data.crops import CropRule
 from staf.errors import StafError
 from staf.models.registry import model_config_from_dict, model_config_to_dict, model_name
@@ -66,6 +66,18 @@ class StageConfig:
     schedule: str = "plateau"
     warmup: int = 0
 
+    def __post_init__(self) -> None:
+        check_number("epochs", self.epochs, 1, 100_000, integer=True)
+        check_number("iterations_per_epoch", self.iterations_per_epoch, 1, 10_000_000, integer=True)
+        check_number("batch_size", self.batch_size, 1, 65_536, integer=True)
+        check_number("lr", self.lr, 0, 10, low_open=True)
+        check_number("weight_decay", self.weight_decay, 0, 10)
+        check_number("grad_clip", self.grad_clip, 0)
+        check_number("patience", self.patience, 1, integer=True)
+        check_number("warmup", self.warmup, 0, integer=True)
+        if self.schedule not in ("plateau", "cosine"):
+            raise StafError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}")
+
 
 @dataclasses.dataclass
 class AugmentConfig:
@@ -114,6 +126,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.model = model_config_from_dict(self.model, "model")
+        check_number("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_number("val_windows", self.val_windows, 1, 10_000_000, integer=True)
+        from staf.models.backbone import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise StafError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def model_name(self) -> str:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from staf.body import BodyModel
 from staf.body.joint_sets import SPIN49_LSP14
+from staf.config import check_name, check_number
 from staf.data.crops import DB_CROP_SCALE, crop, square_box
 from staf.data.db import write_db
 from staf.data.synthetic import appearance
@@ -61,6 +62,16 @@ class SynthConfig:
             raise StafError(f"unknown motion families {unknown}; choose from {', '.join(FAMILIES)}")
         if self.sequences < 1 or self.frames < 3:
             raise StafError("need at least 1 sequence of at least 3 frames")
+        check_number("sequences", self.sequences, 1, 1_000_000, integer=True)
+        check_number("frames", self.frames, 3, 100_000, integer=True)
+        check_number("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_number("size", self.size, 32, 4096, integer=True)
+        check_number("crop_size", self.crop_size, 32, 1024, integer=True)
+        check_number("fps", self.fps, 0, 1000, low_open=True)
+        check_number("occluder_probability", self.occluder_probability, 0, 1)
+        check_number("crop_scale", self.crop_scale, 0, 10, low_open=True)
+        check_number("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
+        check_name("split", self.split)
 
 
 @dataclasses.dataclass
@@ -290,15 +301,24 @@ def _check_same_config(config: SynthConfig, path: Path) -> None:
     """Record the configuration; refuse to resume a folder made with another one."""
     import json
 
+    from staf.io import atomic_write_text
+
     current = json.loads(json.dumps(dataclasses.asdict(config)))
     if path.is_file():
-        previous = json.loads(path.read_text())
+        try:
+            previous = json.loads(path.read_text())
+        except ValueError:
+            raise StafError(f"{path} is damaged (not JSON); use a new --out folder") from None
+        if previous.get("sequences", 0) > config.sequences:
+            raise StafError(f"{path.parent} holds {previous['sequences']} sequences; --sequences {config.sequences} "
+                            f"would shrink its ground truth to the first {config.sequences}: pass --sequences "
+                            f"{previous['sequences']} (or more) or use a new --out folder")
         keep = {k: v for k, v in previous.items() if k != "sequences"}
         if keep != {k: v for k, v in current.items() if k != "sequences"}:
             changed = sorted(k for k in current if k != "sequences" and previous.get(k) != current[k])
             raise StafError(f"{path.parent} holds sequences made with other settings ({', '.join(changed)}); "
                             "use a new --out folder, or the same settings to resume or extend it")
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(current, indent=2) + "\n")
 
 
 def merge_sequences(out: Path, count: int) -> dict[str, np.ndarray]:

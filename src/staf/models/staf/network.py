@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from staf.body import BodyModel
+from staf.config import check_number
 from staf.errors import StafError
 from staf.geometry.cameras import crop_perspective_project
 from staf.geometry.rotations import rot6d_to_matrix
@@ -76,6 +77,12 @@ class STAFConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise StafError(f"unknown STAF variant '{self.variant}'; choose one of {', '.join(VARIANTS)}")
+        from staf.models.backbone import ARCHITECTURES
+
+        if self.backbone not in ARCHITECTURES:
+            raise StafError(f"unknown backbone '{self.backbone}'; choose one of {', '.join(ARCHITECTURES)}")
+        check_number("image_size", self.image_size, 32, 1024, integer=True)
+        check_number("seq_len", self.seq_len, 1, 243, integer=True)
         if self.use_safm:
             check_power_of_three(self.seq_len)
         if self.mlp_channels[0] != self.decoder_channels:

@@ -1,0 +1,362 @@
+"""Bad input, tried systematically (issue 19): each command × each kind of bad input.
+
+For every generated case: exit status 2 (130 for an interrupt), one line on stderr that names the
+problem, no traceback, every file that existed before byte-identical afterwards, and no new file
+left behind. Cases are generated from a table of each command's inputs (which kinds of bad file
+each accepts), its numbers (out-of-range values) and its outputs (collisions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+
+from staf.body import BodyModel
+from staf.cli import main
+from staf.data.synthetic import SynthConfig, synthesize
+from staf.models import STAFConfig, build_model
+from staf.models.checkpoint import save_checkpoint
+
+TINY = STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
+                  regressor_hidden=64, safm_hidden=16)
+
+
+class Evil:
+    """Pickles to a call of os.system: a file that would run code if loaded unsafely."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> Path:
+    """Valid inputs of every kind, made once (never modified by a case)."""
+    root = tmp_path_factory.mktemp("assets")
+    synthesize(SynthConfig(sequences=2, frames=12, size=64, crop_size=64, seed=1), root / "synth" / "train",
+               progress=False)
+    synthesize(SynthConfig(sequences=1, frames=12, size=64, crop_size=64, seed=2, split="val"), root / "synth" / "val",
+               progress=False)
+    torch.manual_seed(0)
+    save_checkpoint(root / "model.pt", build_model("staf", TINY, BodyModel.load()))
+    np.save(root / "pose.npy", np.zeros(72))
+    (root / "boxes.json").write_text(json.dumps({"0": [[1, 1, 30, 60]]}))
+    return root
+
+
+def bad_file(kind: str, folder: Path, valid: Path | None, suffix: str) -> Path:
+    """A bad input file of ``kind`` (missing, empty, truncated, text, image, malicious)."""
+    path = folder / f"bad_{kind}{suffix}"
+    if kind == "missing":
+        return path
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = valid.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "text":
+        path.write_text("this is not the file you are looking for\n" * 4)
+    elif kind == "image":
+        import cv2
+
+        cv2.imwrite(str(folder / "image.png"), np.full((8, 8, 3), 128, np.uint8))
+        path.write_bytes((folder / "image.png").read_bytes())
+        (folder / "image.png").unlink()
+    elif kind == "malicious":
+        path.write_bytes(pickle.dumps({"state_dict": Evil()}))
+    else:
+        raise ValueError(kind)
+    return path
+
+
+FILE_KINDS = ("missing", "empty", "truncated", "text", "image", "malicious")
+
+
+@dataclasses.dataclass
+class Case:
+    """One bad invocation: ``make(assets, folder)`` prepares files in ``folder`` and returns the
+    argv; ``message`` must appear in the one-line error."""
+
+    name: str
+    make: Callable[[Path, Path], list[str]]
+    message: str
+    status: int = 2
+    patch: Callable | None = None          # patch(monkeypatch): e.g. an interrupt in the middle
+    keeps_finished: bool = False           # finished units of work (synth sequences) may stay
+
+
+def file_cases(command: str, slot: str, suffix: str, valid: str | None, base: Callable[[Path, Path], list[str]],
+               kinds=FILE_KINDS) -> list[Case]:
+    """One case per bad-file kind for the input ``slot`` of ``command`` (after its sub-command words)."""
+    cases = []
+    words = len(command.split())
+    for kind in kinds:
+        def make(assets, folder, kind=kind):
+            path = bad_file(kind, folder, assets / valid if valid else None, suffix)
+            argv = base(assets, folder)
+            return [*argv[:words], *([str(path)] if slot == "positional" else [slot, str(path)]), *argv[words:]]
+
+        cases.append(Case(f"{command} {slot} {kind}", make, ""))
+    return cases
+
+
+def body_base(assets, folder):
+    return ["body", "--out", str(folder / "body.obj")]
+
+
+def eval_base(assets, folder):
+    return ["eval", "--data", str(assets / "synth" / "train" / "synth_train_db.pt"), "--image-root",
+            str(assets / "synth" / "train"), "--out", str(folder / "eval")]
+
+
+def eval_data_base(assets, folder):
+    return ["eval", "--checkpoint", str(assets / "model.pt"), "--out", str(folder / "eval")]
+
+
+def convert_base(assets, folder):
+    return ["convert", "official", "--out", str(folder / "converted.pt")]
+
+
+def demo_base(assets, folder):
+    return ["demo", str(assets / "synth" / "train" / "seq_0000" / "frames"), "--out", str(folder / "demo"), "--quiet"]
+
+
+def demo_video_base(assets, folder):
+    return ["demo", "--out", str(folder / "demo"), "--quiet", "--mean-pose"]
+
+
+def synth_base(assets, folder):
+    return ["synth", "--out", str(folder / "synth"), "--sequences", "1", "--frames", "3", "--size", "32",
+            "--crop-size", "32"]
+
+
+def train_base(assets, folder):
+    return ["train", "--out", str(folder / "run"), "--data-root", str(assets)]
+
+
+def yaml_file(text: str):
+    def make(assets, folder):
+        path = folder / "preset.yaml"
+        path.write_text(text)
+        return [str(path)]
+    return make
+
+
+def numbers(command_base, flag: str, values: list[str], message: str = "") -> list[Case]:
+    return [Case(f"{command_base.__name__.removesuffix('_base')} {flag} {value}",
+                 lambda assets, folder, value=value: [*command_base(assets, folder), flag, value], message)
+            for value in values]
+
+
+def collision(name: str, make, message: str) -> Case:
+    return Case(f"collision: {name}", make, message)
+
+
+def cases() -> list[Case]:
+    out: list[Case] = []
+    # ---------------------------------------------------------------- bad files, every input slot
+    out += file_cases("body", "--pose", ".npy", "pose.npy", body_base)
+    out += file_cases("body", "--body-model", ".pkl", None, body_base, ("missing", "empty", "text", "image", "malicious"))
+    out += file_cases("convert official", "--head", ".pth.tar", "model.pt", convert_base)
+    out += file_cases("eval", "--checkpoint", ".pt", "model.pt", eval_base)
+    out += file_cases("eval", "--data", "_db.pt", "synth/train/synth_train_db.pt", eval_data_base)
+    out += file_cases("demo", "--checkpoint", ".pt", "model.pt", demo_base)
+    out += file_cases("demo", "positional", ".mp4", None, demo_video_base, ("missing", "empty", "text", "image"))
+    out += file_cases("demo", "--boxes", ".json", "boxes.json", lambda a, f: [*demo_base(a, f), "--mean-pose"],
+                      ("missing", "empty", "truncated", "text", "image"))
+    # ---------------------------------------------------------------- presets: YAML of the wrong shape
+    for name, text in {"syntax": "stage1: [unclosed\n", "list": "- 1\n- 2\n", "unknown key": "nonsense: 1\n",
+                       "wrong type": "stage1:\n  epochs: abc\n", "backbone": "model:\n  name: staf\n  backbone: resnet7\n",
+                       "batch 0": "stage1:\n  batch_size: 0\n", "lr -1": "stage1:\n  lr: -1\n"}.items():
+        out.append(Case(f"train preset {name}", lambda a, f, make=yaml_file(text): [*train_base(a, f), "--preset",
+                                                                                    *make(a, f)], ""))
+    for name, text in {"syntax": "sequences: [\n", "wrong type": "sequences: many\n", "size 0": "size: 0\n",
+                       "probability": "occluder_probability: 1.5\n"}.items():
+        out.append(Case(f"synth preset {name}", lambda a, f, make=yaml_file(text): ["synth", "--out", str(f / "s"),
+                                                                                    "--preset", *make(a, f)], ""))
+    out += [Case(f"train --set {value}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
+                                                                   "--set", value], "")
+            for value in ("stage1.epochs=abc", "stage1.batch_size=0", "stage1.lr=-1", "model.backbone=resnet7",
+                          "noequals", "stage1.epochs=1e12")]
+    # ---------------------------------------------------------------- numbers out of range
+    out += numbers(synth_base, "--seed", ["-1"])
+    out += numbers(synth_base, "--size", ["0", "-5", "100000"])
+    out += numbers(synth_base, "--sequences", ["0", "-1", "10000000000"])
+    out += numbers(synth_base, "--split", ["../escape", "a/b"])
+    out += numbers(eval_base, "--crop-scale", ["0", "-1", "nan"])
+    out += numbers(eval_base, "--max-sequences", ["0", "-1"])
+    out += numbers(eval_base, "--device", ["cuda:7", "nonsense"])
+    out += numbers(body_base, "--betas", ["nan", "inf"])
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--focal", ["0", "nan"])
+    # ---------------------------------------------------------------- output collisions
+    out.append(collision("body --joints-out equal to --out",
+                         lambda a, f: ["body", "--out", str(f / "b.obj"), "--joints-out", str(f / "b.obj")], "same"))
+    out.append(collision("body --out is a folder", lambda a, f: ["body", "--out", str(_folder(f / "mesh.obj"))], "folder"))
+    out.append(collision("body --out exists", lambda a, f: ["body", "--out", str(_file(f / "mine.obj"))], "--force"))
+    out.append(collision("convert --out equal to --head",
+                         lambda a, f: ["convert", "official", "--head", str(_copy(a / "model.pt", f / "h.pt")), "--out",
+                                       str(f / "h.pt")], "same"))
+    out.append(collision("eval --out is a file", lambda a, f: [*eval_base(a, f)[:-2], "--mean-pose", "--out",
+                                                               str(_file(f / "report"))], "file"))
+    out.append(collision("synth --out is a file", lambda a, f: [*synth_base(a, f)[:1], "--out", str(_file(f / "s")),
+                                                                *synth_base(a, f)[3:]], "file"))
+    out.append(collision("demo --out is a file", lambda a, f: [*demo_base(a, f)[:2], "--out", str(_file(f / "d")),
+                                                               "--mean-pose"], "file"))
+    out.append(collision("train resume without last.pt",
+                         lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu", "--resume"], "last.pt"))
+    out.append(collision("train into a finished run", lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]
+                         if _file(_folder(f / "run" / "stage1") / "best.pt") else [], "already holds a run"))
+    out.append(collision("train resume with another lr", lambda a, f: _resumable(a, f), "other settings"))
+    out.append(collision("synth --sequences fewer than the folder holds", _shrink, "would shrink"))
+    # ---------------------------------------------------------------- db files with bad content
+    for name, change, message in (("empty", lambda d: {k: v[:0] for k, v in d.items()}, "no frames"),
+                                  ("nan joints", lambda d: {**d, "joints3D": d["joints3D"] * np.nan}, "NaN"),
+                                  ("inf pose", lambda d: {**d, "pose": d["pose"] + np.inf}, "NaN or infinite"),
+                                  ("all invalid", lambda d: {**d, "valid": d["valid"] * 0}, "valid"),
+                                  ("fps 0", lambda d: {**d, "fps": d["fps"] * 0}, "fps")):
+        out.append(Case(f"eval --data {name}", lambda a, f, change=change: ["eval", "--mean-pose", "--data",
+                                                                             str(_changed_db(a, f, change)), "--out",
+                                                                             str(f / "eval")], message))
+    # ---------------------------------------------------------------- devices
+    out += [Case(f"{base.__name__.removesuffix('_base')} --device cuda:7", lambda a, f, base=base: [*base(a, f), "--device",
+                                                                                                 "cuda:7"], "cuda:7")
+            for base in (lambda a, f: [*eval_base(a, f), "--mean-pose"], lambda a, f: [*demo_base(a, f), "--mean-pose"],
+                         lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"])]
+    # ---------------------------------------------------------------- interrupted work
+    out.append(Case("interrupt: body while writing the mesh", lambda a, f: body_base(a, f), "interrupted", 130,
+                    patch=lambda m: m.setattr("trimesh.Trimesh.export", _interrupt)))
+    out.append(Case("interrupt: demo while rendering", lambda a, f: [*demo_base(a, f), "--mean-pose"], "interrupted", 130,
+                    patch=interrupt_on_call("staf.inference.video.VideoWriter.write", 3)))
+    out.append(Case("interrupt: eval while predicting", lambda a, f: [*eval_base(a, f), "--mean-pose"], "interrupted", 130,
+                    patch=lambda m: m.setattr("staf.models.mean_pose.MeanPose.predict_sequence", _interrupt)))
+    out.append(Case("interrupt: synth in the second sequence", lambda a, f: [*synth_base(a, f)[:4], "2",
+                                                                             *synth_base(a, f)[5:]],
+                    "interrupted", 130, keeps_finished=True,
+                    patch=interrupt_on_call("staf.render.renderer.MeshRenderer.render", 4)))
+    return out
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def interrupt_on_call(target: str, call: int):
+    """A patch: the ``call``-th call of ``module.Class.method`` raises KeyboardInterrupt (as
+    Ctrl-C would there); earlier calls do the real work."""
+    def patch(monkeypatch):
+        import importlib
+
+        module_name, class_name, method = target.rsplit(".", 2)
+        cls = getattr(importlib.import_module(module_name), class_name)
+        original, count = getattr(cls, method), [0]
+
+        def wrapper(self, *args, **kwargs):
+            count[0] += 1
+            if count[0] >= call:
+                raise KeyboardInterrupt
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, wrapper)
+    return patch
+
+
+def _resumable(assets: Path, folder: Path) -> list[str]:
+    run = folder / "run"
+    assert main(["train", "--preset", "train-synth-cpu", "--out", str(run), "--data-root", str(assets), "--stage", "1",
+                 "--set", "stage1.epochs=1", "--set", "stage1.iterations_per_epoch=1", "--set", "stage1.batch_size=2",
+                 "--set", "val_windows=2", "--set", "model.image_size=64"]) == 0
+    return ["train", "--preset", "train-synth-cpu", "--out", str(run), "--data-root", str(assets), "--stage", "1",
+            "--resume", "--set", "stage1.epochs=1", "--set", "stage1.iterations_per_epoch=1", "--set",
+            "stage1.batch_size=2", "--set", "val_windows=2", "--set", "model.image_size=64", "--set", "stage1.lr=0.1"]
+
+
+def _shrink(assets: Path, folder: Path) -> list[str]:
+    argv = [*synth_base(assets, folder)[:4], "2", *synth_base(assets, folder)[5:]]
+    assert main(argv) == 0
+    return [*argv[:4], "1", *argv[5:]]
+
+
+def _changed_db(assets: Path, folder: Path, change) -> Path:
+    import joblib
+
+    data = joblib.load(assets / "synth" / "train" / "synth_train_db.pt")
+    path = folder / "changed_db.pt"
+    joblib.dump(change(data), path)
+    return path
+
+
+def _file(path: Path) -> Path:
+    path.write_text("the user's own file\n")
+    return path
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "inside.txt").write_text("mine")
+    return path
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+CASES = cases()
+
+
+class TooLong(Exception):
+    """A case ran past its time: the bad input was not caught up front."""
+
+
+def _alarm(signum, frame):
+    raise TooLong("the command ran on instead of refusing its input")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case, assets, tmp_path, capsys, monkeypatch):
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    argv = case.make(assets, tmp_path)
+    capsys.readouterr()                                          # what a set-up run printed
+    before = snapshot(assets, tmp_path)
+    if case.patch is not None:
+        case.patch(monkeypatch)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(20)
+    try:
+        status = main(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    error = capsys.readouterr().err.strip()
+    if case.status == 130:       # interrupted work has shown progress bars: the message comes after them
+        error = error[error.rfind(f"staf {argv[0]}:"):].strip()
+    assert status == case.status, f"exit {status}: {error[-500:]}"
+    assert error and len(error.splitlines()) == 1 and "Traceback" not in error, error
+    assert case.message in error, error
+    after = snapshot(assets, tmp_path)
+    assert not [name for name in after if "partial" in name or name.endswith(".tmp")]     # no half-written file
+    if case.keeps_finished:
+        assert {name: after[name] for name in before} == before
+    else:
+        assert after == before                                   # nothing changed, nothing left behind
+
+
+def test_case_count():
+    """The generator's size, reported in the closing note of issue 19."""
+    assert len(CASES) >= 80
