@@ -178,3 +178,19 @@ def test_python2_style_pickle_loads(tmp_path):
     np.testing.assert_array_equal(data.posedirs, arrays["posedirs"])
     np.testing.assert_array_equal(data.j_regressor, arrays["J_regressor"])
     np.testing.assert_array_equal(data.faces, arrays["f"])
+
+
+@pytest.mark.parametrize("target", [b"cscipy.sparse\ncsr_matrix\n", b"c__builtin__\nobject\n"])
+def test_pickles_cannot_change_an_allowed_class(target):
+    """BUILD on a class object (slot state) would set attributes of that class for the whole
+    process; the restricted unpickler refuses it (the C unpickler used before did not)."""
+    import scipy.sparse as sp
+
+    from staf.body.safe_pickle import loads_restricted
+    from staf.errors import UnsafeFileError
+
+    before = sp.csr_matrix.toarray
+    data = b"\x80\x02" + target + b"N}X\x07\x00\x00\x00toarrayK\x01s\x86b."     # GLOBAL, (None, {toarray: 1}), BUILD
+    with pytest.raises(UnsafeFileError, match="refused to set the state of class"):
+        loads_restricted(data, "evil.pkl")
+    assert sp.csr_matrix.toarray is before and not hasattr(object, "toarray")

@@ -81,17 +81,37 @@ _NUMPY_MODULES = {
 _BUILTINS = {"set": set, "frozenset": frozenset, "object": object, "slice": slice, "complex": complex}
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+#: objects whose state a pickle may set (BUILD): instances of the array types only, never a class
+_BUILDABLE = (np.ndarray, np.dtype, np.generic, ChumpyStandIn, *_SPARSE.values())
+
+
+class RestrictedUnpickler(pickle._Unpickler):
     """Unpickler that builds only array data (see the module docstring).
+
+    The pure-Python unpickler, so that BUILD can be checked too: a pickle may set the state of
+    an allowed array object, never attributes of a class (which would change that class for the
+    rest of the process) or of any other object.
 
     Args:
         file: binary file object.
         source: the file's name, used in error messages.
     """
 
+    dispatch = dict(pickle._Unpickler.dispatch)
+
     def __init__(self, file: io.BufferedIOBase, source: str = "<pickle>") -> None:
         super().__init__(file, encoding="latin1")
         self.source = source
+
+    def load_build(self) -> None:
+        target = self.stack[-2]
+        if isinstance(target, type) or not isinstance(target, _BUILDABLE):
+            what = f"class {target.__name__}" if isinstance(target, type) else f"a {type(target).__name__} object"
+            raise UnsafeFileError(f"{self.source}: refused to set the state of {what}; staf reads only array "
+                                  "data from pickles")
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         found = self._lookup(module, name)
