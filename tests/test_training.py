@@ -153,3 +153,25 @@ def test_batches_mix_sources_and_mask_missing_labels(tiny_data):
     assert (targets.pose == 0).all()  # absent labels are zeros that the masks drop, never used
     image, _, rows = images.batch(np.array([3, 5]))
     assert (rows == rows[:, :1]).all() and image.shape == (2, 9, 3, 64, 64)  # one image repeated T times
+
+
+def test_a_nan_loss_stops_training_and_names_the_batch(tiny_data, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(tiny_data), tmp_path / "stage1", 1, progress=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    original = Trainer._loss
+
+    def poisoned(self, *args):
+        loss, logged = original(self, *args)
+        return loss * float("nan"), logged
+
+    monkeypatch.setattr(Trainer, "_loss", poisoned)
+    with pytest.raises(StafError, match=r"stage 1 epoch 1 step 1: the training loss is nan \(batch from synth_train_db.pt"):
+        trainer.run()
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())   # no step was taken
+    assert not (tmp_path / "stage1" / "last.pt").exists()
+
+
+def test_summary_without_validation_reports_the_training_loss(tiny_data, tmp_path):
+    config = dataclasses.replace(tiny_config(tiny_data, epochs=1, iterations_per_epoch=1), val=None)
+    summary = Trainer(config, tmp_path / "stage1", 1, progress=False).run()
+    assert summary["best_val_mpjpe"] is None and np.isfinite(summary["best_train_loss"])

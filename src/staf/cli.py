@@ -373,8 +373,9 @@ def run_train(args: argparse.Namespace) -> int:
         trainer = Trainer(config, out / f"stage{stage}", stage, args.device, init)
         summary = trainer.run(resume=args.resume and (out / f"stage{stage}" / "last.pt").is_file())
         if trainer.rank == 0:
-            print(f"stage {stage}: {summary['epochs']} epochs, best validation MPJPE {summary['best_val_mpjpe']:.1f} mm; "
-                  f"checkpoints in {out / f'stage{stage}'}")
+            best = (f"best validation MPJPE {summary['best_val_mpjpe']:.1f} mm" if summary["best_val_mpjpe"] is not None
+                    else f"no validation data, best epoch training loss {summary['best_train_loss']:.4f}")
+            print(f"stage {stage}: {summary['epochs']} epochs, {best}; checkpoints in {out / f'stage{stage}'}")
     return 0
 
 

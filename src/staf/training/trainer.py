@@ -207,7 +207,8 @@ class Trainer:
                     self._save("best.pt", validation)
         if self.writer is not None:
             self.writer.close()
-        return {"best_val_mpjpe": self.best, "epochs": self.epoch, "steps": len(self.history)}
+        return {"best_val_mpjpe": self.best if self.val is not None else None, "best_train_loss":
+                self.best if self.val is None else None, "epochs": self.epoch, "steps": len(self.history)}
 
     def _train_epoch(self, epoch: int) -> None:
         self._train_mode()
@@ -238,6 +239,12 @@ class Trainer:
         targets = targets.to(self.device)
         target = select_frames(targets, batch, length, length // 2)
         loss, logged = self._loss([flatten_frames(p) for p in output.frames], output.targets, targets, target)
+        if not torch.isfinite(loss):
+            drawn = ", ".join(f"{source.path.name} windows {sorted(part.tolist())[:8]}" for source, part in
+                              zip(self.sources, windows) if len(part))
+            raise StafError(f"stage {self.stage} epoch {epoch + 1} step {step + 1}: the training loss is {loss.item()} "
+                            f"(batch from {drawn}); the model is left as in the last checkpoint. Check those rows "
+                            "of the data for NaN or extreme labels, or lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.settings.grad_clip > 0:
