@@ -175,3 +175,22 @@ def test_summary_without_validation_reports_the_training_loss(tiny_data, tmp_pat
     config = dataclasses.replace(tiny_config(tiny_data, epochs=1, iterations_per_epoch=1), val=None)
     summary = Trainer(config, tmp_path / "stage1", 1, progress=False).run()
     assert summary["best_val_mpjpe"] is None and np.isfinite(summary["best_train_loss"])
+
+
+def test_crop_cache_follows_the_data_it_was_made_from(tmp_path):
+    """Data changed in place under the same names (here one crop image re-written) gets a new
+    cache, not the old images with the new labels."""
+    import cv2
+
+    root = tmp_path / "data"
+    synthesize(SynthConfig(sequences=1, frames=12, size=64, crop_size=64, seed=5), root, progress=False)
+    source = SourceConfig(db=str(root / "synth_train_db.pt"))
+    first = WindowSource(source, 3, 64, progress=False)
+    before = np.array(first.crops[4])
+    crop_path = root / "seq_0000" / "crops" / "000004.jpg"
+    cv2.imwrite(str(crop_path), np.zeros((64, 64, 3), np.uint8))
+    second = WindowSource(source, 3, 64, progress=False)
+    assert second.content_key != first.content_key
+    assert np.abs(np.array(second.crops[4]).astype(int)).max() < 10 and before.max() > 50   # the new, black image
+    assert np.array_equal(second.crops[3], first.crops[3])
+    assert len(list((root / "cache").glob("*_crops_*.npy"))) == 2 and not list((root / "cache").glob("*partial*"))

@@ -9,6 +9,7 @@ exact and lets every data-parallel rank compute the global batch and take its ow
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,7 @@ class WindowSource:
 
         folder = self.path.parent / "cache"
         rule = "" if "crop_name" in self.data else f"_scale{self.crop_rule.scale:g}"
-        path = folder / f"{self.path.stem}_crops_{self.image_size}{rule}.npy"
+        path = folder / f"{self.path.stem}_crops_{self.image_size}{rule}_{self.content_key}.npy"
         count = len(self.data["vid_name"])
         shape = (count, self.image_size, self.image_size, 3)
         if path.is_file():
@@ -113,19 +114,40 @@ class WindowSource:
                 return cache
         folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.npy")
-        cache = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-        boxes = self.crop_rule.squares(self.data["bbox"])
-        for row in tqdm(range(count), desc=f"caching crops of {self.path.name}", disable=not progress, unit="frame"):
-            if "crop_name" in self.data:
-                image = read_image(resolve_image(str(self.data["crop_name"][row]), self.root))
-                cache[row] = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
-            else:
-                cache[row] = crop(read_image(resolve_image(str(self.data["img_name"][row]), self.root)), boxes[row],
-                                  self.image_size)
-        cache.flush()
-        del cache
-        partial.replace(path)
+        try:
+            cache = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+            boxes = self.crop_rule.squares(self.data["bbox"])
+            for row in tqdm(range(count), desc=f"caching crops of {self.path.name}", disable=not progress, unit="frame"):
+                if "crop_name" in self.data:
+                    image = read_image(resolve_image(str(self.data["crop_name"][row]), self.root))
+                    cache[row] = cv2.resize(image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA)
+                else:
+                    cache[row] = crop(read_image(resolve_image(str(self.data["img_name"][row]), self.root)),
+                                      boxes[row], self.image_size)
+            cache.flush()
+            del cache
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
         return np.load(path, mmap_mode="r")
+
+    @functools.cached_property
+    def content_key(self) -> str:
+        """12 hex digits of a hash of what the caches are made from: the db file's bytes and the
+        size and modification time of every image it names (data regenerated in place, even
+        under the same names, gets new caches)."""
+        import hashlib
+        import os
+
+        digest = hashlib.sha1(self.path.read_bytes())
+        names = self.data["crop_name"] if "crop_name" in self.data else self.data["img_name"]
+        for name in dict.fromkeys(str(n) for n in names):
+            try:
+                info = os.stat(resolve_image(name, self.root))
+                digest.update(f"{name}:{info.st_size}:{info.st_mtime_ns};".encode())
+            except Exception:  # noqa: BLE001 — a missing image is reported when the cache is built
+                digest.update(f"{name}:missing;".encode())
+        return digest.hexdigest()[:12]
 
     def batch(self, windows: np.ndarray, with_images: bool = True) -> tuple[torch.Tensor | None, Targets, np.ndarray]:
         """Images (B, T, 3, S, S), the targets of every frame (B·T leading) and the frame rows (B, T)."""

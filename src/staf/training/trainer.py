@@ -65,6 +65,7 @@ class FeatureCache:
 
     def __init__(self, source: WindowSource, model: MeshRecoveryModel, device, progress: bool, rank: int) -> None:
         digest = hashlib.sha1(b"" if model.encoder.dtype is None else str(model.encoder.dtype).encode())
+        digest.update(source.content_key.encode())                 # the crops the features come from
         for tensor in model.encoder.state_dict().values():
             digest.update(tensor.detach().cpu().numpy().tobytes())
         path = source.path.parent / "cache" / f"{source.path.stem}_features_{source.image_size}_{digest.hexdigest()[:12]}.npy"
