@@ -67,3 +67,25 @@ def test_channels_last_encoder_matches_a_float64_nchw_recomputation():
         grad = encoder.get_parameter(name).grad.double()
         reference_grad = reference.get_parameter(name).grad
         torch.testing.assert_close(grad, reference_grad, rtol=1e-3, atol=1e-3 * reference_grad.abs().max().item())
+
+
+def test_precision_auto_follows_native_bfloat16(monkeypatch):
+    from staf.models import backbone
+
+    monkeypatch.setattr(backbone, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert backbone.resolve_precision("auto", "cpu") == ("bf16", "precision auto: bf16 (native bfloat16 on cpu)")
+    assert backbone.resolve_precision("bf16", "cpu") == ("bf16", None)
+    monkeypatch.setattr(backbone, "cpu_flags", lambda: {"avx2", "fma"})          # e.g. an AVX2-only EPYC
+    assert backbone.resolve_precision("auto", "cpu")[0] == "fp32"
+    precision, note = backbone.resolve_precision("bf16", "cpu")
+    assert precision == "bf16" and note.startswith("warning") and "emulated" in note
+    assert backbone.resolve_precision("fp32", "cpu") == ("fp32", None)
+    with pytest.raises(ValueError, match="unknown precision"):
+        backbone.resolve_precision("fp16", "cpu")
+
+
+def test_the_cpu_preset_asks_for_auto_precision():
+    from staf.config import load_config
+    from staf.training import TrainConfig
+
+    assert load_config(TrainConfig, "train-synth-cpu").precision == "auto" and TrainConfig().precision == "auto"

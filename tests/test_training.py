@@ -37,7 +37,7 @@ def tiny_config(root: Path, **stage) -> TrainConfig:
                          regressor_hidden=64, safm_hidden=16),
         train=(SourceConfig(db=str(root / "train" / "synth_train_db.pt")),),
         val=SourceConfig(db=str(root / "val" / "synth_val_db.pt")),
-        stage1=settings, stage2=settings, val_windows=4, freeze_batchnorm=True,
+        stage1=settings, stage2=settings, val_windows=4, freeze_batchnorm=True, precision="fp32",
     )
 
 

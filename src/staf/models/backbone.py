@@ -16,6 +16,44 @@ from staf.errors import InvalidInputError
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: CUDA GPUs that support it, CPUs with
+    AVX-512 BF16 or AMX (elsewhere torch emulates it, ~10× slower than float32 on AVX2 CPUs)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> tuple[str, str | None]:
+    """``auto`` → ``bf16`` where the device runs it natively, else ``fp32``; returns the
+    precision and a note to print (a warning when an explicit bf16 would be emulated)."""
+    native = native_bf16(device)
+    if precision == "auto":
+        chosen = "bf16" if native else "fp32"
+        return chosen, f"precision auto: {chosen} ({'native' if native else 'no native'} bfloat16 on {device})"
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"unknown precision '{precision}'; choose auto, {', '.join(PRECISIONS)}")
+    if precision == "bf16" and not native:
+        return precision, (f"warning: precision bf16 on {device}, which has no native bfloat16: it is emulated and "
+                           "may be many times slower than fp32 (use precision auto or fp32)")
+    return precision, None
+
+
 class BasicBlock(nn.Module):
     expansion = 1
 

@@ -106,8 +106,9 @@ class TrainConfig:
 
     ``model``: ``{name: staf, …}``, read with the named model's config class (registry).
     ``crop``: how person boxes become crops (recorded in the checkpoints; ``staf eval`` uses it).
-    ``precision``: ``fp32`` or ``bf16`` (the encoder under bfloat16 autocast, also when caching
-    stage-2 features; the rest in float32).
+    ``precision``: ``auto`` (default: ``bf16`` where the device runs bfloat16 natively, else
+    ``fp32``; decided and printed at start), ``fp32`` or ``bf16`` (the encoder under bfloat16
+    autocast, also when caching stage-2 features; the rest in float32; a warning when emulated).
     """
 
     model: Any = dataclasses.field(default_factory=lambda: model_config_from_dict({"name": "staf"}))
@@ -120,7 +121,7 @@ class TrainConfig:
     seed: int = 0
     val_windows: int = 512
     freeze_batchnorm: bool = False
-    precision: str = "fp32"
+    precision: str = "auto"
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     crop: CropRule = dataclasses.field(default_factory=CropRule)
 
@@ -130,8 +131,8 @@ class TrainConfig:
         check_number("val_windows", self.val_windows, 1, 10_000_000, integer=True)
         from staf.models.backbone import PRECISIONS
 
-        if self.precision not in PRECISIONS:
-            raise StafError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in ("auto", *PRECISIONS):
+            raise StafError(f"precision must be auto, {', '.join(PRECISIONS)}; got {self.precision!r}")
 
     @property
     def model_name(self) -> str:

@@ -18,6 +18,7 @@ GPU) and DistributedDataParallel averages the gradients.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import hashlib
 import math
 import os
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from staf.body import BodyModel
 from staf.config import plain, to_dict
 from staf.errors import StafError
+from staf.models.backbone import resolve_precision
 from staf.evaluation import metrics
 from staf.models.base import BodyPrediction, MeshRecoveryModel, StageRecipe
 from staf.models.checkpoint import load_state_dict_strict, read_torch_file, save_checkpoint
@@ -122,7 +124,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         body = BodyModel.load(config.body_model, device=self.device)
         self.model = build_model(config.model_name, self.recipe.config, body).to(self.device)
-        self.model.encoder.set_precision(config.precision)
+        precision, note = resolve_precision(config.precision, self.device)
+        if note and self.rank == 0 and progress:
+            print(note, file=sys.stderr)
+        self.precision = precision
+        self.model.encoder.set_precision(precision)
         if stage > 1:
             self._initialise_from_previous_stage(init)
         self._freeze()
