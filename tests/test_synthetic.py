@@ -125,3 +125,23 @@ def test_cli_synth_with_preview(tmp_path, capsys):
     assert (tmp_path / "preview.png").is_file() and (tmp_path / "synth_train_db.pt").is_file()
     assert main(["synth", "--out", str(tmp_path / "x"), "--preset", "missing-preset"]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_a_failed_image_write_is_an_error_and_nothing_is_marked_done(tmp_path, monkeypatch):
+    import cv2
+
+    from staf.errors import StafError
+
+    calls = {"n": 0}
+    original = cv2.imencode
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        return (False, None) if calls["n"] == 5 else original(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "imencode", failing)
+    with pytest.raises(StafError, match="could not encode"):
+        synthesize(SynthConfig(sequences=1, frames=4, size=64, crop_size=64, seed=1), tmp_path / "s", progress=False)
+    folder = tmp_path / "s" / "seq_0000"
+    assert not (folder / "done").exists() and not (folder / "gt.npz").exists()
+    assert not [p for p in folder.rglob("*") if "partial" in p.name]

@@ -10,6 +10,7 @@ script (docs/evaluation.md).
 from __future__ import annotations
 
 import csv
+import io
 import dataclasses
 import json
 from pathlib import Path
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, resolve_image, square_box
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
 from staf.errors import MissingAssetError, StafError
+from staf.io import atomic_write, atomic_write_text
 from staf.evaluation import metrics
 from staf.evaluation.protocols import MATCHES, Match, Protocol
 from staf.geometry.cameras import default_focal_length
@@ -254,18 +256,19 @@ def write_report(result: EvaluationResult, out_dir: str | Path, worst: int = 4) 
                "units": {"pa_mpjpe": "mm", "mpjpe": "mm", "pve": "mm", "accel": "mm/frame^2",
                          "accel_ms2": "m/s^2", "pred_accel": "mm/frame^2"},
                "metrics": result.metrics, "notes": result.notes}
-    paths[0].write_text(json.dumps(payload, indent=2) + "\n")
-    with paths[1].open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["sequence", "frames", "evaluated", *METRIC_NAMES])
-        for r in result.sequences:
-            writer.writerow([r.name, r.frames, r.evaluated, *(("" if getattr(r, m) is None else f"{getattr(r, m):.3f}")
-                                                              for m in METRIC_NAMES)])
-    _plot_worst(result, paths[2], worst)
+    atomic_write_text(paths[0], json.dumps(payload, indent=2) + "\n")
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["sequence", "frames", "evaluated", *METRIC_NAMES])
+    for r in result.sequences:
+        writer.writerow([r.name, r.frames, r.evaluated, *(("" if getattr(r, m) is None else f"{getattr(r, m):.3f}")
+                                                          for m in METRIC_NAMES)])
+    atomic_write_text(paths[1], table.getvalue())
+    atomic_write(paths[2], lambda handle: _plot_worst(result, handle, worst))
     return paths
 
 
-def _plot_worst(result: EvaluationResult, path: Path, worst: int) -> None:
+def _plot_worst(result: EvaluationResult, path, worst: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,5 +284,5 @@ def _plot_worst(result: EvaluationResult, path: Path, worst: int) -> None:
     if ranked:
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, format="png")
     plt.close(figure)

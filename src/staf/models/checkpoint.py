@@ -25,6 +25,7 @@ from staf.body import BodyModel
 from staf.config import from_dict
 from staf.data.crops import CropRule
 from staf.errors import MalformedFileError, MissingAssetError, StafError
+from staf.io import atomic_write
 from staf.models.base import MeshRecoveryModel
 
 FORMAT = "staf-checkpoint"
@@ -98,9 +99,7 @@ def save_checkpoint(path: str | Path, model: MeshRecoveryModel, extra: dict[str,
         "state_dict": model.state_dict(),
         "extra": extra or {},
     }
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)  # never leave a half-written checkpoint under the real name
+    atomic_write(path, lambda handle: torch.save(payload, handle))   # never a half-written checkpoint
 
 
 def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: torch.device | str = "cpu",

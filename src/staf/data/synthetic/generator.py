@@ -36,6 +36,7 @@ from staf.data.synthetic.motion import FAMILIES, generate_motion
 from staf.data.synthetic.scene import CameraPath, camera_path
 from staf.errors import StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from staf.io import atomic_write, atomic_write_text
 
 
 @dataclasses.dataclass
@@ -185,11 +186,11 @@ class SequenceWriter:
             visible[frame] &= _in_image(joints2d[frame], config.size)
             vertex_visible[frame] &= _in_image(uv[frame], config.size)
             person = crop(rgb, squares[frame], config.crop_size)
-            cv2.imwrite(str(folder / "frames" / f"{frame:06d}.jpg"), rgb[..., ::-1], quality)
-            cv2.imwrite(str(folder / "crops" / f"{frame:06d}.jpg"), person[..., ::-1], quality)
+            _write_image(folder / "frames" / f"{frame:06d}.jpg", rgb, quality)
+            _write_image(folder / "crops" / f"{frame:06d}.jpg", person, quality)
         rows = self._rows(index, truth, boxes, squares, joints2d, visible, vertex_visible)
-        np.savez_compressed(folder / "gt.npz", **rows)
-        (folder / "done").write_text("complete\n")
+        atomic_write(folder / "gt.npz", lambda handle: np.savez_compressed(handle, **rows))
+        atomic_write_text(folder / "done", "complete\n")          # last: marks the sequence finished
         return rows
 
     def _rows(self, index, truth: SequenceTruth, boxes, squares, joints2d, visible, vertex_visible) -> dict:
@@ -237,6 +238,19 @@ class SequenceWriter:
 
     def close(self) -> None:
         self.renderer.release()
+
+
+def _write_image(path: Path, rgb: np.ndarray, quality: list[int]) -> None:
+    """A JPEG through a temporary name; a failed write is an error, never a missing frame."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), quality)
+    if not ok:
+        raise StafError(f"could not encode {path.name} as JPEG")
+    try:
+        atomic_write(path, lambda handle: handle.write(encoded.tobytes()))
+    except OSError as exc:
+        raise StafError(f"cannot write {path} ({exc.strerror}); check free space and permissions") from None
 
 
 def _in_image(points: np.ndarray, size: int) -> np.ndarray:
@@ -300,8 +314,6 @@ def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, prev
 def _check_same_config(config: SynthConfig, path: Path) -> None:
     """Record the configuration; refuse to resume a folder made with another one."""
     import json
-
-    from staf.io import atomic_write_text
 
     current = json.loads(json.dumps(dataclasses.asdict(config)))
     if path.is_file():
