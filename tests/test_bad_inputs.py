@@ -222,10 +222,20 @@ def cases() -> list[Case]:
                                   ("nan joints", lambda d: {**d, "joints3D": d["joints3D"] * np.nan}, "NaN"),
                                   ("inf pose", lambda d: {**d, "pose": d["pose"] + np.inf}, "NaN or infinite"),
                                   ("all invalid", lambda d: {**d, "valid": d["valid"] * 0}, "valid"),
-                                  ("fps 0", lambda d: {**d, "fps": d["fps"] * 0}, "fps")):
+                                  ("fps 0", lambda d: {**d, "fps": d["fps"] * 0}, "fps"),
+                                  ("zero-size boxes", lambda d: {**d, "bbox": d["bbox"] * [1, 1, 0, 1]}, "zero")):
         out.append(Case(f"eval --data {name}", lambda a, f, change=change: ["eval", "--mean-pose", "--data",
                                                                              str(_changed_db(a, f, change)), "--out",
                                                                              str(f / "eval")], message))
+    # ---------------------------------------------------------------- hand-edited checkpoints
+    for name, change in (("no config", lambda p: {k: v for k, v in p.items() if k != "config"}),
+                         ("no state_dict", lambda p: {k: v for k, v in p.items() if k != "state_dict"}),
+                         ("config not a dict", lambda p: {**p, "config": [1, 2]}),
+                         ("unknown model", lambda p: {**p, "model": "nonsense"})):
+        for command in ("eval", "demo"):
+            base = eval_base if command == "eval" else demo_base
+            out.append(Case(f"{command} --checkpoint {name}", lambda a, f, base=base, change=change: [
+                *base(a, f), "--checkpoint", str(_edited_checkpoint(a, f, change))], ""))
     # ---------------------------------------------------------------- devices
     out += [Case(f"{base.__name__.removesuffix('_base')} --device cuda:7", lambda a, f, base=base: [*base(a, f), "--device",
                                                                                                  "cuda:7"], "cuda:7")
@@ -283,6 +293,13 @@ def _shrink(assets: Path, folder: Path) -> list[str]:
     argv = [*synth_base(assets, folder)[:4], "2", *synth_base(assets, folder)[5:]]
     assert main(argv) == 0
     return [*argv[:4], "1", *argv[5:]]
+
+
+def _edited_checkpoint(assets: Path, folder: Path, change) -> Path:
+    payload = torch.load(assets / "model.pt", weights_only=True)
+    path = folder / "edited.pt"
+    torch.save(change(payload), path)
+    return path
 
 
 def _changed_db(assets: Path, folder: Path, change) -> Path:
@@ -359,4 +376,4 @@ def test_bad_input(case, assets, tmp_path, capsys, monkeypatch):
 
 def test_case_count():
     """The generator's size, reported in the closing note of issue 19."""
-    assert len(CASES) >= 80
+    assert len(CASES) >= 110

@@ -131,6 +131,10 @@ def validate_db(data: Any, source: str, required: tuple[str, ...] = REQUIRED_KEY
             problems.append(f"'{key}' has shape {arrays[key].shape}, expected (N{', ' if expected else ''}{shown})")
     if lengths and max(lengths.values()) == 0:
         problems.append("it holds no frames")
+    if "bbox" in arrays and arrays["bbox"].ndim == 2 and arrays["bbox"].shape[1:] == (4,) and \
+            arrays["bbox"].dtype.kind in "fiu" and (arrays["bbox"][:, 2:] <= 0).any():
+        problems.append(f"'bbox' has {int((arrays['bbox'][:, 2:] <= 0).any(axis=1).sum())} box(es) of zero or negative "
+                        "width or height")
     for key, values in arrays.items():
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum()) if values.ndim else 1

@@ -120,6 +120,10 @@ def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: tor
     if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, "staf-packed"):
         raise StafError(f"{path} is not a staf checkpoint; convert official STAF files with "
                         "'staf convert official --head … --backbone … --out …'")
+    missing = [key for key in ("model", "config", "state_dict") if not packed and key not in payload]
+    if missing or not isinstance(payload.get("config"), dict) or not (packed or isinstance(payload.get("state_dict"), dict)):
+        raise MalformedFileError(f"{path}: a staf checkpoint without {', '.join(missing) or 'a valid config or state_dict'}"
+                                 " (hand-edited or damaged); use the file 'staf train' or 'staf convert' wrote")
     from staf.models.registry import model_class
 
     cls = model_class(str(payload.get("model")))
