@@ -21,6 +21,7 @@ from staf.models import MeshRecoveryModel, ModelOutput, SequenceInput, StageReci
 from staf.models.backbone import ResNetEncoder
 from staf.models.checkpoint import load_checkpoint, save_checkpoint
 from staf.models.registry import register
+from staf.models.tar import TARConfig
 from staf.training import SourceConfig, StageConfig, TrainConfig, Trainer
 
 SIZE = 64
@@ -68,11 +69,14 @@ register(TinyModel)
 CONFIGS = {
     "staf": STAFConfig(backbone="resnet18", image_size=SIZE, decoder_channels=32, mlp_channels=(32, 16, 8, 5),
                        dropout=0.0, regressor_hidden=64, safm_hidden=16),
+    "tar": TARConfig(backbone="resnet18", image_size=SIZE, seq_len=5, local_window=3, local_channels=8, gte_width=32,
+                     gte_heads=2, gte_feedforward=64, hidden=8, regressor_width=8, iterations=2, local_dim=16,
+                     cache_features=True),
     "tiny-test": TinyConfig(),
     "mean-pose": None,       # built with its defaults
 }
 #: learning rates for one clean step (Adam moves all 512 weights of the tiny head by ~lr at once)
-TRAINABLE = {"staf": 1e-3, "tiny-test": 1e-5}
+TRAINABLE = {"staf": 1e-3, "tar": 1e-3, "tiny-test": 1e-5}
 
 
 def test_every_registered_model_is_in_the_suite():

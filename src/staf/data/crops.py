@@ -109,3 +109,20 @@ def normalise(crops: np.ndarray) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (tensor - mean) / std
+
+
+def frame_image_size(data: dict, row: int, root: Path | None, square: np.ndarray) -> tuple[float, float]:
+    """``(W, H)`` of the frame of db row ``row``: read from its image (``img_name``); without a
+    readable frame, twice the intrinsics' principal point; else the extent of its square crop."""
+    import cv2
+
+    if "img_name" in data:
+        try:
+            image = cv2.imread(str(resolve_image(str(data["img_name"][row]), root)))
+            if image is not None:
+                return float(image.shape[1]), float(image.shape[0])
+        except Exception:  # noqa: BLE001 — frames are optional when the db has its crops
+            pass
+    if "cam_intrinsics" in data:
+        return tuple(float(v) for v in 2.0 * np.asarray(data["cam_intrinsics"][row])[:2, 2])
+    return float(square[0] + square[2] / 2), float(square[1] + square[2] / 2)

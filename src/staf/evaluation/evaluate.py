@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from staf.data.crops import DB_CROP_SCALE, crop, normalise, read_image, resolve_image, square_box
+from staf.data.crops import DB_CROP_SCALE, crop, frame_image_size, normalise, read_image, resolve_image, square_box
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
 from staf.errors import MissingAssetError, StafError
 from staf.io import atomic_write, atomic_write_text
@@ -72,8 +72,10 @@ def sequence_input(data: dict[str, np.ndarray], sequence: Sequence, image_root: 
     if "crop_name" in data:
         images = [cv2.resize(read_image(resolve_image(str(data["crop_name"][row]), image_root)), (size, size),
                              interpolation=cv2.INTER_AREA) for row in rows]
-        return SequenceInput(crops=normalise(np.stack(images)), boxes=boxes.float(),
-                             focal_length=_focal(data, rows, None))
+        width, height = frame_image_size(data, rows[0], image_root, boxes[0].numpy())
+        image_size = torch.tensor([[width, height]], dtype=torch.float32).expand(len(rows), 2)
+        return SequenceInput(crops=normalise(np.stack(images)), boxes=boxes.float(), image_size=image_size,
+                             focal_length=_focal(data, rows, image_size))
     frames = [read_image(resolve_image(str(data["img_name"][row]), image_root)) for row in rows]
     image_size = torch.tensor([[frame.shape[1], frame.shape[0]] for frame in frames], dtype=torch.float32)
     crops = [crop(frame, box, size) for frame, box in zip(frames, boxes.numpy())]

@@ -146,3 +146,40 @@ def perspective_project(
     focal = torch.as_tensor(focal_length, dtype=points.dtype, device=points.device).reshape(-1, 1, 1)
     centre = principal_point.reshape(-1, 1, 2).to(points.dtype)
     return focal * shifted[..., :2] / shifted[..., 2:3] + centre
+
+
+# --------------------------------------------------------------------------- CLIFF (TAR)
+
+def cliff_bbox_info(boxes: torch.Tensor, image_size: torch.Tensor, focal_length: torch.Tensor) -> torch.Tensor:
+    """CLIFF's bounding-box information vector (Li et al. 2022, §3.2; TAR eq. 8 ``v^cliff``):
+    boxes (B, 3) ``[cx, cy, size]``, image sizes (B, 2) ``[W, H]`` and focal lengths (B,) in pixels
+    → (B, 3) ``[2.8 (cx − W/2) / f, 2.8 (cy − H/2) / f, (size − 0.24 f) / (0.06 f)]``, the
+    normalisation of CLIFF's and ReFit's public code (box offsets over the focal length, box size
+    standardised for typical crops)."""
+    focal = focal_length.reshape(-1, 1)
+    offset = (boxes[:, :2] - image_size / 2.0) / focal * 2.8
+    size = (boxes[:, 2:3] - 0.24 * focal) / (0.06 * focal)
+    return torch.cat([offset, size], dim=-1)
+
+
+def cliff_translation(cam: torch.Tensor, boxes: torch.Tensor, image_size: torch.Tensor,
+                      focal_length: torch.Tensor) -> torch.Tensor:
+    """TAR eq. 5's ``t^full``: crop cameras (B, 3) ``[s, tx, ty]`` with per-sample boxes (B, 3),
+    image sizes (B, 2) and focal lengths (B,) → (B, 3) translations in the full-image camera
+    (principal point at the image centre). The batched form of
+    :func:`crop_cam_to_full_translation`: ``tz = 2 f / (s · size)``, ``tx + 2 (cx − W/2) / (s · size)``."""
+    scaled = cam[:, 0] * boxes[:, 2]
+    centre = boxes[:, :2] - image_size / 2.0
+    return torch.stack([cam[:, 1] + 2.0 * centre[:, 0] / scaled, cam[:, 2] + 2.0 * centre[:, 1] / scaled,
+                        2.0 * focal_length / scaled], dim=-1)
+
+
+def cliff_crop_project(points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, image_size: torch.Tensor,
+                       focal_length: torch.Tensor) -> torch.Tensor:
+    """TAR eqs. 5–6: (B, N, 3) body points through the full-image perspective camera (focal f,
+    principal point at the image centre, the body at :func:`cliff_translation`), then into the
+    crop: ``(j^full − c^bbox) / (s^bbox / 2)``, normalised crop coordinates in [-1, 1] like every
+    other ``joints2d`` of staf (eq. 6 divides by the full size; staf's crop units are half sizes)."""
+    translation = cliff_translation(cam, boxes, image_size, focal_length)
+    pixels = perspective_project(points, translation, focal_length, image_size / 2.0)
+    return image_to_crop_points(pixels, boxes)

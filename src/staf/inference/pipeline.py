@@ -36,7 +36,6 @@ from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import (
     crop_cam_to_full_translation,
     crop_cam_to_orig_cam,
-    crop_points_to_camera,
     crop_to_image_points,
     default_focal_length,
 )
@@ -257,8 +256,10 @@ def track_groups(tracks: list[Track], limit: int = FRAMES_PER_CALL) -> list[list
     return groups
 
 
-def smooth_prediction(model: MeshRecoveryModel, prediction, fps: float, config: DemoConfig):
-    """Stage 4: One-Euro filtered rotations (on SO(3)), β and camera → a new prediction."""
+def smooth_prediction(model: MeshRecoveryModel, prediction, fps: float, config: DemoConfig,
+                      geometry: SequenceInput | None = None):
+    """Stage 4: One-Euro filtered rotations (on SO(3)), β and camera → a new prediction
+    (``geometry``: the frames' boxes, image size and focal length, for models whose camera needs them)."""
     settings = OneEuroConfig(config.smooth_min_cutoff, config.smooth_beta, fps=fps)
     rotmat = smooth_rotations(prediction.rotmat.double(), settings).float()
     betas = smooth_vectors(prediction.betas.double(), settings).float()
@@ -266,7 +267,7 @@ def smooth_prediction(model: MeshRecoveryModel, prediction, fps: float, config: 
     device = model.device
     with torch.no_grad():
         smoothed = model.predict_body(matrix_to_rot6d(rotmat).reshape(len(rotmat), -1).to(device), betas.to(device),
-                                      cam.to(device))
+                                      cam.to(device), geometry=None if geometry is None else geometry.to(device))
     return smoothed.map(lambda tensor: tensor.float().cpu())
 
 
@@ -351,7 +352,10 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
                                    focal, config)
         for track, prediction, square in zip(group, recovered, squares):
             if config.smooth:
-                prediction = smooth_prediction(model, prediction, info.fps, config)
+                geometry = SequenceInput(crops=None, boxes=torch.as_tensor(square, dtype=torch.float32),
+                                         image_size=torch.tensor([image_size], dtype=torch.float32).expand(len(square), 2),
+                                         focal_length=torch.full((len(square),), float(focal)))
+                prediction = smooth_prediction(model, prediction, info.fps, config, geometry)
             if not torch.isfinite(prediction.vertices).all():
                 raise StafError(f"track {track.track_id}: the model gave non-finite vertices; check the checkpoint")
             predictions[track.track_id] = prediction
@@ -418,7 +422,8 @@ def _render(source: VideoSource, staging: Path, model: MeshRecoveryModel, result
     for track_id, result in results.items():
         for row, frame in enumerate(result["frame_ids"]):
             by_frame.setdefault(int(frame), []).append((track_id, row))
-    camera = {track_id: _camera_vertices(result, focal, (info.width, info.height)) for track_id, result in results.items()}
+    camera = {track_id: _camera_vertices(model, result, focal, (info.width, info.height))
+              for track_id, result in results.items()}
     most = max((len(v) for v in by_frame.values()), default=1)
     renderer = OverlayRenderer(info.width, info.height, model.body.faces.cpu().numpy(), model.body.num_vertices,
                                most, focal)
@@ -439,11 +444,12 @@ def _render(source: VideoSource, staging: Path, model: MeshRecoveryModel, result
     return "overlay.mp4"
 
 
-def _camera_vertices(result: dict, focal: float, image_size: tuple[int, int]) -> np.ndarray:
-    """(N, V, 3) a track's vertices in the shared render camera (see :mod:`staf.render.overlay`)."""
+def _camera_vertices(model: MeshRecoveryModel, result: dict, focal: float, image_size: tuple[int, int]) -> np.ndarray:
+    """(N, V, 3) a track's vertices in the shared render camera (see :mod:`staf.render.overlay`),
+    placed by the model's own camera rule (``model.camera_points``)."""
     principal = torch.tensor([(image_size[0] - 1) / 2, (image_size[1] - 1) / 2])
-    return crop_points_to_camera(torch.as_tensor(result["verts"]), torch.as_tensor(result["pred_cam"]),
-                                 torch.as_tensor(result["crop_boxes"]), focal, principal).numpy()
+    return model.camera_points(torch.as_tensor(result["verts"]), torch.as_tensor(result["pred_cam"]),
+                               torch.as_tensor(result["crop_boxes"]), focal, image_size, principal).numpy()
 
 
 def _write_manifest(path: Path, summary: DemoSummary, config: DemoConfig, crop_rule: CropRule,

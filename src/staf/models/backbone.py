@@ -123,6 +123,7 @@ class ResNetEncoder(nn.Module):
         self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
         self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
         self.out_channels = 512 * block.expansion
+        self.level_channels = tuple(width * block.expansion for width in (64, 128, 256, 512))
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -164,5 +165,21 @@ class ResNetEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalised images → (N, C, H/32, W/32), contiguous (NCHW strides)."""
+        return self.levels(images)[-1]
+
+    def levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The four stages' maps of (N, 3, H, W) images: strides 4, 8, 16, 32 with
+        :attr:`level_channels` channels (ResNet-50: 256, 512, 1024, 2048), contiguous."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(images.contiguous(memory_format=torch.channels_last)))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x)))).contiguous()
+        maps = []
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = layer(x)
+            maps.append(x)
+        return [level.contiguous() for level in maps]
+
+    def encode_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`levels` at the set precision, float32."""
+        if self.dtype is None:
+            return self.levels(images)
+        with torch.autocast(images.device.type, dtype=self.dtype):
+            return [level.float() for level in self.levels(images)]

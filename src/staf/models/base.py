@@ -26,7 +26,7 @@ from torch import nn
 
 from staf.body import BodyModel
 from staf.errors import InvalidInputError, StafError
-from staf.geometry.cameras import crop_perspective_project
+from staf.geometry.cameras import crop_perspective_project, crop_points_to_camera
 from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 
 
@@ -95,22 +95,26 @@ class SequenceInput:
         focal_length: (B, T) pixels (CLIFF's default: the image diagonal).
     """
 
-    crops: torch.Tensor
+    crops: torch.Tensor | None
     boxes: torch.Tensor | None = None
     image_size: torch.Tensor | None = None
     focal_length: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "SequenceInput":
         move = lambda tensor: None if tensor is None else tensor.to(device)  # noqa: E731
-        return SequenceInput(crops=self.crops.to(device), boxes=move(self.boxes), image_size=move(self.image_size),
+        return SequenceInput(crops=move(self.crops), boxes=move(self.boxes), image_size=move(self.image_size),
                              focal_length=move(self.focal_length))
 
     def select(self, rows: torch.Tensor) -> "SequenceInput":
         """Windows gathered from one track's per-frame tensors: ``rows`` (W, T) frame indices
         into a SequenceInput whose leading dimension is frames (N, …)."""
         pick = lambda tensor: None if tensor is None else tensor[rows]  # noqa: E731
-        return SequenceInput(crops=self.crops[rows], boxes=pick(self.boxes), image_size=pick(self.image_size),
+        return SequenceInput(crops=pick(self.crops), boxes=pick(self.boxes), image_size=pick(self.image_size),
                              focal_length=pick(self.focal_length))
+
+    def geometry(self) -> "SequenceInput":
+        """The same windows without the crops (boxes, image sizes, focal lengths only)."""
+        return dataclasses.replace(self, crops=None)
 
 
 @dataclasses.dataclass
@@ -125,6 +129,8 @@ class ModelOutput:
 
     frames: list[BodyPrediction]
     targets: list[BodyPrediction]
+    #: loss weight of each target prediction (None: 1 each), e.g. TAR's γ^(L−l) (eq. 14)
+    target_weights: list[float] | None = None
 
     @property
     def final(self) -> BodyPrediction:
@@ -189,8 +195,13 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
             inputs = SequenceInput(crops=inputs)
         if features is None:
             batch, length = inputs.crops.shape[:2]
-            features = self.encoder.encode(inputs.crops.flatten(0, 1)).unflatten(0, (batch, length))
+            features = self.frame_features(inputs.crops.flatten(0, 1)).unflatten(0, (batch, length))
         return self.forward_features(features, inputs, meshes)
+
+    def frame_features(self, images: torch.Tensor) -> torch.Tensor:
+        """What the network needs of each frame on its own, (N, 3, S, S) → (N, …): the encoder's
+        map by default. Training caches these (``cached_features``) and streaming computes them once."""
+        return self.encoder.encode(images)
 
     @abc.abstractmethod
     def forward_features(self, features: torch.Tensor, inputs: SequenceInput | None, meshes: bool) -> ModelOutput:
@@ -235,9 +246,11 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         return [self.predict_sequence(track) for track in tracks]
 
     def predict_body(self, pose_6d: torch.Tensor, betas: torch.Tensor, cam: torch.Tensor,
-                     meshes: bool = True) -> BodyPrediction:
+                     meshes: bool = True, geometry: SequenceInput | None = None) -> BodyPrediction:
         """Body model outputs and 2D projections (official crop camera) for regressed parameters:
-        pose_6d (N, 144), betas (N, K), cam (N, 3) → :class:`BodyPrediction` (N leading)."""
+        pose_6d (N, 144), betas (N, K), cam (N, 3) → :class:`BodyPrediction` (N leading).
+        ``geometry`` (boxes, image sizes, focal lengths, N leading) is for models whose camera
+        needs it (TAR's CLIFF camera); the crop camera does not."""
         rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
         out = self.body(rotmat, betas, vertices=meshes)
         joints2d = {"smpl24": crop_perspective_project(out.joints, cam)}
@@ -245,6 +258,13 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         return BodyPrediction(pose_6d=pose_6d, rotmat=rotmat, pose=matrix_to_axis_angle(rotmat).reshape(-1, 72),
                               betas=betas, cam=cam, vertices=out.vertices, joints=out.joints,
                               joint_sets=out.joint_sets, joints2d=joints2d)
+
+    def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
+                      image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
+        """Body points (N, V, 3) of crops ``boxes`` (N, 3) with cameras ``cam`` (N, 3) in one
+        shared pinhole camera (``focal_length`` px, ``principal_point`` (2,)) that projects them
+        to the pixels this model's camera does (the video overlay draws every person in it)."""
+        return crop_points_to_camera(points, cam, boxes, focal_length, principal_point)
 
     # --------------------------------------------------------------- other code bases
 

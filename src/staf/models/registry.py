@@ -29,8 +29,10 @@ def _builtin() -> dict[str, type[MeshRecoveryModel]]:
     if "staf" not in _MODELS:
         from staf.models.mean_pose import MeanPose
         from staf.models.staf import STAF
+        from staf.models.tar import TAR
 
         register(STAF)
+        register(TAR)
         register(MeanPose)
     return _MODELS
 

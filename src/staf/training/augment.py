@@ -58,3 +58,12 @@ def apply(images: torch.Tensor, joints2d: torch.Tensor, parameters: torch.Tensor
     frame_shift = shift.repeat_interleave(length, 0).unsqueeze(1)
     moved = torch.cat([(joints2d[..., :2] - frame_shift) / frame_zoom, joints2d[..., 2:]], dim=-1)
     return out_images, moved
+
+
+def move_boxes(boxes: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
+    """The squares (B, T, 3) ``[cx, cy, size]`` the augmented crops show, for parameters (B, 6):
+    the region sampled is centred at ``c + t · size / 2`` with size ``s · size`` (models with a
+    full-image camera, TAR's CLIFF, need the crop's true box)."""
+    parameters = parameters.to(boxes)
+    zoom, shift = parameters[:, None, :1], parameters[:, None, 1:3]
+    return torch.cat([boxes[..., :2] + shift * boxes[..., 2:3] / 2, boxes[..., 2:3] * zoom], dim=-1)

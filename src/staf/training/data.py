@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from staf.body.joint_sets import SPIN49_LSP14
-from staf.data.crops import CropRule, crop, normalise, read_image, resolve_image
+from staf.data.crops import CropRule, crop, frame_image_size, normalise, read_image, resolve_image
 from staf.data.db import REQUIRED_KEYS, read_db, split_sequences
 from staf.errors import StafError
 from staf.training.config import SourceConfig
@@ -47,6 +47,7 @@ class WindowSource:
             raise StafError(f"{self.path}: no sequence has {seq_len} frames")
         self.targets = self._targets()
         self.crops = self._crop_cache(progress)
+        self.frame_geometry = self._frame_geometry()
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -148,6 +149,31 @@ class WindowSource:
             except Exception:  # noqa: BLE001 — a missing image is reported when the cache is built
                 digest.update(f"{name}:missing;".encode())
         return digest.hexdigest()[:12]
+
+    def _frame_geometry(self) -> dict[str, np.ndarray]:
+        """Per frame: the square each crop was cut from (N, 3), the image size (N, 2) and the focal
+        length (N,) (the db's intrinsics, else CLIFF's default, the image diagonal), which models
+        with a full-image camera (TAR) need. Image sizes are read from one frame of each video;
+        without readable frames, twice the intrinsics' principal point, else the square itself."""
+        data, count = self.data, len(self.data["vid_name"])
+        squares = data["crop_box"] if "crop_box" in data else self.crop_rule.squares(data["bbox"])
+        sizes = np.zeros((count, 2), np.float32)
+        names = data["vid_name"].astype(str)
+        for name in dict.fromkeys(names):
+            rows = np.nonzero(names == name)[0]
+            sizes[rows] = frame_image_size(data, rows[0], self.root, squares[rows[0]])
+        focal = (data["cam_intrinsics"][:, 0, 0] if "cam_intrinsics" in data
+                 else np.linalg.norm(sizes, axis=1))
+        return {"boxes": np.asarray(squares, np.float32), "image_size": sizes, "focal_length": np.asarray(focal, np.float32)}
+
+    def geometry(self, rows: np.ndarray) -> "SequenceInput":
+        """The windows' geometry for frame rows (B, T): boxes (B, T, 3), image sizes (B, T, 2),
+        focal lengths (B, T) (a :class:`~staf.models.base.SequenceInput` without crops)."""
+        from staf.models.base import SequenceInput
+
+        pick = lambda name: torch.from_numpy(self.frame_geometry[name][rows])  # noqa: E731
+        return SequenceInput(crops=None, boxes=pick("boxes"), image_size=pick("image_size"),
+                             focal_length=pick("focal_length"))
 
     def batch(self, windows: np.ndarray, with_images: bool = True) -> tuple[torch.Tensor | None, Targets, np.ndarray]:
         """Images (B, T, 3, S, S), the targets of every frame (B·T leading) and the frame rows (B, T)."""

@@ -68,15 +68,19 @@ def stage_losses(prediction: BodyPrediction, targets: Targets) -> dict[str, torc
     }
 
 
-def total_loss(predictions: list[BodyPrediction], targets: Targets, weights: LossWeights
-               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum over the final stage (or every stage with ``weights.all_stages``)."""
-    used = predictions if weights.all_stages else predictions[-1:]
+def total_loss(predictions: list[BodyPrediction], targets: Targets, weights: LossWeights,
+               prediction_weights: list[float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum over the final stage (or every stage with ``weights.all_stages``), each
+    prediction's terms times its ``prediction_weights`` entry (default 1; TAR's γ^(L−l), eq. 14)."""
+    factors = [1.0] * len(predictions) if prediction_weights is None else list(prediction_weights)
+    if len(factors) != len(predictions):
+        raise ValueError(f"{len(factors)} prediction weights for {len(predictions)} predictions")
+    used = list(zip(predictions, factors)) if weights.all_stages else list(zip(predictions, factors))[-1:]
     total = torch.zeros((), device=targets.pose.device)
     logged: dict[str, float] = {}
-    for prediction in used:
+    for prediction, factor in used:
         for name, value in stage_losses(prediction, targets).items():
-            total = total + getattr(weights, name) * value
+            total = total + factor * getattr(weights, name) * value
             logged[name] = logged.get(name, 0.0) + float(value.detach())
     logged["total"] = float(total.detach())
     return total, logged

@@ -33,7 +33,7 @@ from staf.config import plain, to_dict
 from staf.errors import StafError
 from staf.models.backbone import resolve_precision
 from staf.evaluation import metrics
-from staf.models.base import BodyPrediction, MeshRecoveryModel, StageRecipe
+from staf.models.base import BodyPrediction, MeshRecoveryModel, SequenceInput, StageRecipe
 from staf.models.checkpoint import load_state_dict_strict, read_torch_file, save_checkpoint
 from staf.models.registry import build_model, model_class
 from staf.training import augment
@@ -63,13 +63,19 @@ def flatten_frames(prediction: BodyPrediction) -> BodyPrediction:
 
 
 class FeatureCache:
-    """Encoder features φ0 (N, C, h, w) of every frame of a source, float16, memory-mapped."""
+    """The frozen per-frame features (``model.frame_features``: STAF's encoder map φ0 (N, C, h, w),
+    TAR's global vector and local map) of every frame of a source, float16, memory-mapped.
+    Keyed on the crops, the precision, the model's class and the weights of the ``frozen`` modules."""
 
-    def __init__(self, source: WindowSource, model: MeshRecoveryModel, device, progress: bool, rank: int) -> None:
+    def __init__(self, source: WindowSource, model: MeshRecoveryModel, device, progress: bool, rank: int,
+                 frozen: tuple[str, ...] = ("encoder.",)) -> None:
         digest = hashlib.sha1(b"" if model.encoder.dtype is None else str(model.encoder.dtype).encode())
         digest.update(source.content_key.encode())                 # the crops the features come from
-        for tensor in model.encoder.state_dict().values():
-            digest.update(tensor.detach().cpu().numpy().tobytes())
+        if model.name != "staf":                                   # (STAF's caches keep their old names)
+            digest.update(model.name.encode())
+        for name, tensor in model.state_dict().items():
+            if name.startswith(frozen):
+                digest.update(tensor.detach().cpu().numpy().tobytes())
         path = source.path.parent / "cache" / f"{source.path.stem}_features_{source.image_size}_{digest.hexdigest()[:12]}.npy"
         if rank == 0 and not path.is_file():
             self._compute(source, model, device, path, progress)
@@ -82,14 +88,14 @@ class FeatureCache:
     def _compute(source: WindowSource, model: MeshRecoveryModel, device, path: Path, progress: bool) -> None:
         from staf.data.crops import normalise
 
-        model.encoder.eval()
+        model.eval()
         count = len(source.crops)
-        probe = model.encoder.encode(normalise(source.crops[:1]).to(device))
+        probe = model.frame_features(normalise(source.crops[:1]).to(device))
         cache = np.lib.format.open_memmap(path.with_suffix(".partial.npy"), mode="w+", dtype=np.float16,
                                           shape=(count, *probe.shape[1:]))
         for start in tqdm(range(0, count, 64), desc=f"caching features of {source.path.name}", disable=not progress):
             images = normalise(source.crops[start : start + 64]).to(device)
-            cache[start : start + len(images)] = model.encoder.encode(images).cpu().numpy().astype(np.float16)
+            cache[start : start + len(images)] = model.frame_features(images).cpu().numpy().astype(np.float16)
         cache.flush()
         del cache
         path.with_suffix(".partial.npy").replace(path)
@@ -139,8 +145,10 @@ class Trainer:
         self.val = WindowSource(config.val, seq_len, size, self.progress, config.crop) if config.val else None
         self.features = None
         if self.recipe.cached_features:
-            self.features = [FeatureCache(s, self.model, self.device, self.progress, self.rank) for s in self.sources]
-            self.val_features = (FeatureCache(self.val, self.model, self.device, self.progress, self.rank)
+            frozen = self.recipe.frozen
+            self.features = [FeatureCache(s, self.model, self.device, self.progress, self.rank, frozen)
+                             for s in self.sources]
+            self.val_features = (FeatureCache(self.val, self.model, self.device, self.progress, self.rank, frozen)
                                  if self.val else None)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         # the fused kernel: the same update as the loop, in one pass (≈ 20 ms less per CPU step)
@@ -234,18 +242,20 @@ class Trainer:
         """One optimiser step on this rank's share of the global batch of (epoch, step)."""
         windows = draw_windows(self.sources, self.settings.batch_size, self.config.seed, self.stage, epoch, step)
         parts = shard(windows, self.rank, self.world)
-        images, features, targets = self._assemble(parts)
+        images, features, targets, geometry = self._assemble(parts)
         if not self.recipe.cached_features and self.config.augment.enabled:
-            images, targets = self._augment(windows, images, targets, epoch, step)
+            images, targets, geometry = self._augment(windows, images, targets, geometry, epoch, step)
         length = self.model.config.seq_len
         batch = targets.pose.shape[0] // length
+        inputs = dataclasses.replace(geometry, crops=images).to(self.device)
         if self.recipe.cached_features:
-            output = self.network(features=features.to(self.device), meshes=False)
+            output = self.network(inputs, features=features.to(self.device), meshes=False)
         else:
-            output = self.network(images.to(self.device), meshes=False)
+            output = self.network(inputs, meshes=False)
         targets = targets.to(self.device)
         target = select_frames(targets, batch, length, length // 2)
-        loss, logged = self._loss([flatten_frames(p) for p in output.frames], output.targets, targets, target)
+        loss, logged = self._loss([flatten_frames(p) for p in output.frames], output.targets, targets, target,
+                                  output.target_weights)
         if not torch.isfinite(loss):
             drawn = ", ".join(f"{source.path.name} windows {sorted(part.tolist())[:8]}" for source, part in
                               zip(self.sources, windows) if len(part))
@@ -262,22 +272,26 @@ class Trainer:
             self.scheduler.step()
         return logged
 
-    def _augment(self, windows: list[np.ndarray], images: torch.Tensor, targets: Targets, epoch: int, step: int):
-        """Zoom/shift/colour per window, drawn for the global batch and sharded like it."""
+    def _augment(self, windows: list[np.ndarray], images: torch.Tensor, targets: Targets, geometry: SequenceInput,
+                 epoch: int, step: int):
+        """Zoom/shift/colour per window, drawn for the global batch and sharded like it; the
+        keypoints and the crops' boxes follow the image."""
         generator = np.random.default_rng([self.config.seed, self.stage, epoch, step, 1])
         drawn = augment.draw_parameters(self.config.augment, sum(len(w) for w in windows), generator)
         per_source = np.split(drawn, np.cumsum([len(w) for w in windows])[:-1])
         parameters = torch.from_numpy(np.concatenate(shard(per_source, self.rank, self.world)))
         images, joints2d = augment.apply(images, targets.joints2d, parameters)
-        return images, dataclasses.replace(targets, joints2d=joints2d)
+        geometry = dataclasses.replace(geometry, boxes=augment.move_boxes(geometry.boxes, parameters))
+        return images, dataclasses.replace(targets, joints2d=joints2d), geometry
 
     def _loss(self, frame_predictions: list[BodyPrediction], target_predictions: list[BodyPrediction],
-              all_frames: Targets, target: Targets):
-        """Eq. 11 over every output (``all_stages``), or over the final one only (the official rule)."""
+              all_frames: Targets, target: Targets, target_weights: list[float] | None = None):
+        """Eq. 11 over every output (``all_stages``; target outputs weighted as the model says,
+        e.g. TAR's γ^(L−l)), or over the final one only (the official rule)."""
         weights = self.config.losses
         if weights.all_stages:
             first, first_logged = total_loss(frame_predictions, all_frames, weights)
-            rest, rest_logged = total_loss(target_predictions, target, weights)
+            rest, rest_logged = total_loss(target_predictions, target, weights, target_weights)
             logged = {k: first_logged.get(k, 0.0) + rest_logged.get(k, 0.0) for k in rest_logged}
             logged["total"] = float((first + rest).detach())
             return first + rest, logged
@@ -288,18 +302,22 @@ class Trainer:
         return loss + 0.0 * unused, logged
 
     def _assemble(self, parts: list[np.ndarray]):
-        images, features, targets = [], [], []
+        """Images (or cached features), targets and the windows' geometry of a batch."""
+        images, features, targets, geometry = [], [], [], []
         for index, (source, windows) in enumerate(zip(self.sources, parts)):
             if len(windows) == 0:
                 continue
             image, target, rows = source.batch(windows, with_images=not self.recipe.cached_features)
             images.append(image)
             targets.append(target)
+            geometry.append(source.geometry(rows))
             if self.recipe.cached_features:
                 features.append(self.features[index].windows(rows))
         merged = Targets(**{f.name: torch.cat([getattr(t, f.name) for t in targets]) for f in dataclasses.fields(Targets)})
         cached = self.recipe.cached_features
-        return (None if cached else torch.cat(images), torch.cat(features) if cached else None, merged)
+        boxes = SequenceInput(crops=None, **{name: torch.cat([getattr(g, name) for g in geometry])
+                                             for name in ("boxes", "image_size", "focal_length")})
+        return (None if cached else torch.cat(images), torch.cat(features) if cached else None, merged, boxes)
 
     # -------------------------------------------------------------- validation
 
@@ -312,10 +330,11 @@ class Trainer:
         for start in range(0, len(chosen), 16):
             windows = chosen[start : start + 16]
             images, targets, rows = self.val.batch(windows, with_images=not self.recipe.cached_features)
+            inputs = dataclasses.replace(self.val.geometry(rows), crops=images).to(self.device)
             if self.recipe.cached_features:
-                output = self.model(features=self.val_features.windows(rows).to(self.device), meshes=False)
+                output = self.model(inputs, features=self.val_features.windows(rows).to(self.device), meshes=False)
             else:
-                output = self.model(images.to(self.device), meshes=False)
+                output = self.model(inputs, meshes=False)
             length = self.model.config.seq_len
             target = select_frames(targets, len(windows), length, length // 2)
             predicted = output.final.joint_sets["spin49"][:, SPIN49_LSP14].cpu()
