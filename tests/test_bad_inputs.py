@@ -24,9 +24,12 @@ from staf.cli import main
 from staf.data.synthetic import SynthConfig, synthesize
 from staf.models import STAFConfig, build_model
 from staf.models.checkpoint import save_checkpoint
+from staf.models.tar import TARConfig
 
 TINY = STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
                   regressor_hidden=64, safm_hidden=16)
+TINY_TAR = TARConfig(backbone="resnet18", image_size=64, seq_len=5, local_window=3, local_channels=8, gte_width=32,
+                     gte_heads=2, gte_feedforward=64, hidden=8, regressor_width=8, iterations=2, local_dim=16)
 
 
 class Evil:
@@ -48,6 +51,7 @@ def assets(tmp_path_factory) -> Path:
                progress=False)
     torch.manual_seed(0)
     save_checkpoint(root / "model.pt", build_model("staf", TINY, BodyModel.load()))
+    save_checkpoint(root / "tar.pt", build_model("tar", TINY_TAR, BodyModel.load()))
     np.save(root / "pose.npy", np.zeros(72))
     (root / "boxes.json").write_text(json.dumps({"0": [[1, 1, 30, 60]]}))
     return root
@@ -236,6 +240,49 @@ def cases() -> list[Case]:
             base = eval_base if command == "eval" else demo_base
             out.append(Case(f"{command} --checkpoint {name}", lambda a, f, base=base, change=change: [
                 *base(a, f), "--checkpoint", str(_edited_checkpoint(a, f, change))], ""))
+    # ---------------------------------------------------------------- body-model files with bad content
+    for name, change, message in (("missing keys", lambda d: {"v_template": d["v_template"]}, "missing"),
+                                  ("nan template", lambda d: {**d, "v_template": d["v_template"] * np.nan}, "NaN"),
+                                  ("inf weights", lambda d: {**d, "weights": d["weights"] + np.inf}, "NaN or infinite"),
+                                  ("short weights", lambda d: {**d, "weights": d["weights"][:100]}, "shape")):
+        out.append(Case(f"body --body-model {name}", lambda a, f, change=change: [
+            *body_base(a, f), "--body-model", str(_changed_body_model(f, change))], message))
+    out.append(Case("body --body-model smpl with a corrupt pickle", lambda a, f: [
+        *body_base(a, f), "--body-model", "smpl", "--base-data", str(_corrupt_base_data(f))], "pickle"))
+    # ---------------------------------------------------------------- TAR's paths (issue 18)
+    out += file_cases("eval", "--checkpoint", ".pt", "tar.pt", eval_base, ("truncated", "malicious"))
+    out += file_cases("demo", "--checkpoint", ".pt", "tar.pt", demo_base, ("truncated", "malicious"))
+    for name, change, message in (
+            ("even local window", lambda c: {**c, "local_window": 4}, "odd"),
+            ("window longer than T", lambda c: {**c, "local_window": 7}, "local_window"),
+            ("hidden size not a power-of-2 division", lambda c: {**c, "lte_hidden_size": 6}, "lte_hidden_size"),
+            ("unknown variant", lambda c: {**c, "variant": "both"}, "unknown TAR variant"),
+            ("unknown key", lambda c: {**c, "markers": 67}, "unknown key"),
+            ("gamma 0", lambda c: {**c, "gamma": 0}, "gamma"),
+            ("iterations nan", lambda c: {**c, "iterations": float("nan")}, "iterations")):
+        for command in ("eval", "demo"):
+            base = eval_base if command == "eval" else demo_base
+            out.append(Case(f"{command} --checkpoint tar {name}", lambda a, f, base=base, change=change: [
+                *base(a, f), "--checkpoint", str(_edited_checkpoint(a, f, lambda p: {**p, "config": change(p["config"])},
+                                                                    "tar.pt"))], message))
+    out.append(Case("eval --checkpoint tar missing weights", lambda a, f: [*eval_base(a, f), "--checkpoint", str(
+        _edited_checkpoint(a, f, lambda p: {**p, "state_dict": {k: v for k, v in p["state_dict"].items()
+                                                                 if not k.startswith("gru.")}}, "tar.pt"))], "gru."))
+    for name, text in {"tar variant": "model:\n  name: tar\n  variant: both\n",
+                       "tar local window": "model:\n  name: tar\n  local_window: 4\n",
+                       "tar hidden size": "model:\n  name: tar\n  lte_hidden_size: 24\n"}.items():
+        out.append(Case(f"train preset {name}", lambda a, f, make=yaml_file(text): [*train_base(a, f), "--preset",
+                                                                                    *make(a, f)], ""))
+    out += [Case(f"train tar --set {value}", lambda a, f, value=value: [*train_base(a, f), "--preset", "tar-synth-cpu",
+                                                                       "--set", value], value.split("=")[0].split(".")[-1])
+            for value in ("model.local_window=4", "model.lte_hidden_size=7", "model.gte_heads=3", "model.radius=-1")]
+    out.append(Case("demo --checkpoint tar --device cuda:7", lambda a, f: [*demo_base(a, f), "--checkpoint",
+                                                                           str(a / "tar.pt"), "--device", "cuda:7"], "cuda:7"))
+    out.append(Case("interrupt: eval while TAR predicts", lambda a, f: [*eval_base(a, f), "--checkpoint", str(a / "tar.pt")],
+                    "interrupted", 130, patch=lambda m: m.setattr("staf.models.tar.network.TAR.predict_sequence", _interrupt)))
+    out.append(Case("interrupt: demo with TAR while rendering", lambda a, f: [*demo_base(a, f), "--checkpoint",
+                                                                               str(a / "tar.pt")], "interrupted", 130,
+                    patch=interrupt_on_call("staf.inference.video.VideoWriter.write", 3)))
     # ---------------------------------------------------------------- devices
     out += [Case(f"{base.__name__.removesuffix('_base')} --device cuda:7", lambda a, f, base=base: [*base(a, f), "--device",
                                                                                                  "cuda:7"], "cuda:7")
@@ -295,11 +342,26 @@ def _shrink(assets: Path, folder: Path) -> list[str]:
     return [*argv[:4], "1", *argv[5:]]
 
 
-def _edited_checkpoint(assets: Path, folder: Path, change) -> Path:
-    payload = torch.load(assets / "model.pt", weights_only=True)
+def _edited_checkpoint(assets: Path, folder: Path, change, name: str = "model.pt") -> Path:
+    payload = torch.load(assets / name, weights_only=True)
     path = folder / "edited.pt"
     torch.save(change(payload), path)
     return path
+
+
+def _changed_body_model(folder: Path, change) -> Path:
+    from staf.body.assets import bundled_model_path
+
+    data = dict(np.load(bundled_model_path(), allow_pickle=False))
+    path = folder / "changed_body.npz"
+    np.savez(path, **change(data))
+    return path
+
+
+def _corrupt_base_data(folder: Path) -> Path:
+    base = _folder(folder / "base_data")
+    (base / "SMPL_NEUTRAL.pkl").write_bytes(b"garbage, not a pickle\n")
+    return base
 
 
 def _changed_db(assets: Path, folder: Path, change) -> Path:
@@ -376,4 +438,4 @@ def test_bad_input(case, assets, tmp_path, capsys, monkeypatch):
 
 def test_case_count():
     """The generator's size, reported in the closing note of issue 19."""
-    assert len(CASES) >= 110
+    assert len(CASES) >= 140

@@ -271,3 +271,42 @@ def test_bvh_of_the_demo_poses_the_tracks_skeleton(scene, demo_run):
         joints = body(torch.as_tensor(track["rotmat"]), betas).joints.numpy() + track["transl"][:, None]
     ours = joints[:, [SMPL_JOINT_NAMES.index(name) for name in names]] * 100.0
     assert np.abs(positions - ours).max() < 0.1                                   # cm: < 1 mm
+
+
+def test_demo_with_a_tar_checkpoint(scene, body, tmp_path):
+    """`staf demo --checkpoint tar.pt`: the exports are TAR's own predictions with the frames'
+    geometry (CLIFF camera: boxes, image size, focal length), and the overlay draws the mesh
+    where the CLIFF camera projects it."""
+    from staf.geometry.cameras import cliff_crop_project
+    from staf.models.tar import TARConfig
+
+    config = TARConfig(backbone="resnet18", image_size=64, seq_len=5, local_window=3, local_channels=8, gte_width=32,
+                       gte_heads=2, gte_feedforward=64, hidden=8, regressor_width=8, iterations=2, local_dim=16)
+    torch.manual_seed(0)
+    model = build_model("tar", config, body).eval()
+    save_checkpoint(tmp_path / "tar.pt", model)
+    out = tmp_path / "out"
+    assert main(["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint", str(tmp_path / "tar.pt"),
+                 "--out", str(out), "--quiet"]) == 0
+    track = joblib.load(out / "staf_output.pkl")[0]
+    squares = CropRule().squares(scene["data"]["bbox"][scene["rows"]])
+    crops = [crop_antialiased(read_image(scene["frames"] / f"{i:06d}.jpg"), square, config.image_size)
+             for i, square in enumerate(squares)]
+    boxes = torch.as_tensor(squares, dtype=torch.float32)
+    geometry = dict(boxes=boxes, image_size=torch.tensor([[192.0, 192.0]]).expand(FRAMES, 2),
+                    focal_length=torch.full((FRAMES,), float(np.hypot(192, 192))))
+    expected = model.predict_sequence(SequenceInput(crops=normalise(np.stack(crops)), **geometry))
+    np.testing.assert_allclose(track["verts"], expected.vertices.numpy(), atol=1e-5)
+    pixels = crop_to_image_points(cliff_crop_project(expected.joint_sets["spin49"], expected.cam, *geometry.values()), boxes)
+    np.testing.assert_allclose(track["joints2d"], pixels.numpy(), atol=1e-3)
+    assert json.loads((out / "staf_demo.json").read_text())["model"] == "tar"
+    frame = 10
+    source = read_image(scene["frames"] / f"{frame:06d}.jpg").astype(int)
+    drawn = [f.image for f in VideoSource(out / "overlay.mp4")][frame].astype(int)
+    vertices = torch.as_tensor(track["verts"][frame : frame + 1])
+    one = {k: v[frame : frame + 1] for k, v in geometry.items()}
+    mesh = crop_to_image_points(cliff_crop_project(vertices, torch.as_tensor(track["pred_cam"][frame : frame + 1]),
+                                                   *one.values()), one["boxes"])[0].numpy().round().astype(int)
+    inside = (mesh >= 2).all(1) & (mesh < 190).all(1)
+    u, v = mesh[inside].T
+    assert inside.mean() > 0.5 and (np.abs(drawn[v, u] - source[v, u]).sum(axis=1) > 30).mean() > 0.9

@@ -266,7 +266,8 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"${BASE_DATA_ENV}: {env_value if env_value else '(not set)'}")
     print("SMPL base_data folders searched (for --body-model smpl):")
     for folder in info["base_data_folders"]:
-        state = ", ".join(folder["found"]) if folder["found"] else ("no SMPL files" if folder["exists"] else "does not exist")
+        missing = "is a file, not a folder" if Path(folder["folder"]).is_file() else "does not exist"
+        state = ", ".join(folder["found"]) if folder["found"] else ("no SMPL files" if folder["exists"] else missing)
         print(f"  {folder['folder']}: {state}")
     return 0
 

@@ -109,6 +109,13 @@ class BodyModelData:
                 )
         if self.faces.ndim != 2 or self.faces.shape[1] != 3 or self.faces.max() >= n:
             raise MalformedFileError(f"{self.source}: faces must be (F, 3) indices below {n}")
+        arrays = {"v_template": self.v_template, "shapedirs": self.shapedirs, "J_regressor": self.j_regressor,
+                  "weights": self.weights, "posedirs": self.posedirs,
+                  **{f"regressor '{key}'": value for key, value in self.regressors.items()}}
+        for key, value in arrays.items():
+            if value is not None and not np.isfinite(value).all():
+                raise MalformedFileError(f"{self.source}: {key} holds NaN or infinite values; the file is damaged, "
+                                         "use the original model file")
         return self
 
 
