@@ -215,6 +215,19 @@ def cases() -> list[Case]:
                                                                 *synth_base(a, f)[3:]], "file"))
     out.append(collision("demo --out is a file", lambda a, f: [*demo_base(a, f)[:2], "--out", str(_file(f / "d")),
                                                                "--mean-pose"], "file"))
+    # a place nothing can be created in, even by root (the suite runs as root, where permissions do not apply)
+    unwritable = "/proc/staf-unwritable"
+    out.append(collision("body --out unwritable", lambda a, f: ["body", "--out", f"{unwritable}/b.obj"], "cannot write"))
+    out.append(collision("eval --out unwritable", lambda a, f: [*eval_base(a, f)[:-2], "--mean-pose", "--out",
+                                                                unwritable], "cannot write"))
+    out.append(collision("synth --out unwritable", lambda a, f: [*synth_base(a, f)[:1], "--out", unwritable,
+                                                                 *synth_base(a, f)[3:]], "cannot write"))
+    out.append(collision("demo --out unwritable", lambda a, f: [*demo_base(a, f)[:2], "--out", unwritable, "--mean-pose"],
+                         "cannot write"))
+    out.append(collision("train --out unwritable", lambda a, f: ["train", "--out", unwritable, "--data-root", str(a),
+                                                                 "--preset", "train-synth-cpu"], "cannot write"))
+    out.append(collision("convert --out unwritable", lambda a, f: ["convert", "official", "--head", str(a / "model.pt"),
+                                                                   "--out", f"{unwritable}/c.pt"], "cannot write"))
     out.append(collision("train resume without last.pt",
                          lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu", "--resume"], "last.pt"))
     out.append(collision("train into a finished run", lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]

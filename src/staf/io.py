@@ -46,12 +46,32 @@ def check_output_file(path: str | Path, flag: str, inputs: Iterable[str | Path |
         raise InvalidInputError(f"{flag} {path} is a folder; give a file path")
     if path.exists() and not force:
         raise InvalidInputError(f"{flag} {path} already exists; pass --force to replace it or choose another path")
+    check_writable(path.parent, flag, path)
     return path
 
 
 def check_output_folder(path: str | Path, flag: str) -> Path:
-    """Refuse an output folder that is a file."""
+    """Refuse an output folder that is a file or cannot be written."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InvalidInputError(f"{flag} {path} is a file; give a folder")
+    check_writable(path, flag, path)
     return path
+
+
+def check_writable(folder: Path, flag: str, shown: Path) -> None:
+    """Refuse ``folder`` when nothing can be created in it (or in its nearest existing parent,
+    where it would be made): a probe file is created there and removed, so a read-only disk,
+    a permission (for users other than root) or a pseudo file system is caught before any work."""
+    import tempfile
+
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInputError(f"{flag} {shown}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InvalidInputError(f"{flag} {shown}: cannot write there ({exc.strerror or exc})") from None
