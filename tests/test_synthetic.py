@@ -145,3 +145,25 @@ def test_a_failed_image_write_is_an_error_and_nothing_is_marked_done(tmp_path, m
     folder = tmp_path / "s" / "seq_0000"
     assert not (folder / "done").exists() and not (folder / "gt.npz").exists()
     assert not [p for p in folder.rglob("*") if "partial" in p.name]
+
+
+def test_background_people_change_the_pixels_not_the_labels(tmp_path):
+    """People behind the person: the same labels as without them (their own random stream),
+    and other pixels around the person."""
+    import cv2
+
+    from staf.data.db import read_db
+
+    settings = dict(sequences=2, frames=4, size=128, crop_size=64, seed=11, occluder_probability=0.0)
+    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
+    crowd = synthesize(SynthConfig(**settings, background_people_probability=1.0, max_background_people=2),
+                       tmp_path / "crowd", progress=False)
+    a, b = read_db(plain), read_db(crowd)
+    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
+        np.testing.assert_array_equal(a[key], b[key])
+    changed = []
+    for name in a["img_name"]:
+        first = cv2.imread(str(tmp_path / "plain" / name)).astype(int)
+        second = cv2.imread(str(tmp_path / "crowd" / name)).astype(int)
+        changed.append((np.abs(first - second).sum(-1) > 60).mean())
+    assert np.mean(changed) > 0.01                    # other people are drawn

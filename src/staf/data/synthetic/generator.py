@@ -56,6 +56,8 @@ class SynthConfig:
     backgrounds: str | None = None
     crop_scale: float = DB_CROP_SCALE
     jpeg_quality: int = 92
+    background_people_probability: float = 0.0
+    max_background_people: int = 2
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -72,6 +74,8 @@ class SynthConfig:
         check_number("occluder_probability", self.occluder_probability, 0, 1)
         check_number("crop_scale", self.crop_scale, 0, 10, low_open=True)
         check_number("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
+        check_number("background_people_probability", self.background_people_probability, 0, 1)
+        check_number("max_background_people", self.max_background_people, 1, 8, integer=True)
         check_name("split", self.split)
 
 
@@ -161,6 +165,7 @@ class SequenceWriter:
         if rng.random() < config.occluder_probability:
             occluder = appearance.random_occluder(rng, config.frames, boxes[:, :2], float(boxes[:, 3].mean()))
         shifts = self._background_shifts(truth.camera)
+        others = self._background_people(index, truth)
         folder = self.out / f"seq_{index:04d}"
         (folder / "frames").mkdir(parents=True, exist_ok=True)
         (folder / "crops").mkdir(parents=True, exist_ok=True)
@@ -172,6 +177,10 @@ class SequenceWriter:
         previous = None
         for frame in range(config.frames):
             background = self._window(canvas, shifts[frame])
+            for vertices, person_colours in others:          # behind the person, farthest first
+                other = self.renderer.render(vertices[frame], person_colours, intrinsics, None, light.direction,
+                                             light.ambient, light.diffuse)
+                background = np.where(other.mask[..., None], other.rgb, background)
             result = self.renderer.render(truth.vertices[frame], colours, intrinsics, None, light.direction,
                                           light.ambient, light.diffuse)
             rgb = np.where(result.mask[..., None], result.rgb, background)
@@ -213,6 +222,36 @@ class SequenceWriter:
             "valid": (vertex_visible.mean(1) >= 0.5).astype(np.float64),
             "family": np.array([truth.family] * frames), "camera_path": np.array([truth.camera.path] * frames),
         }
+
+    def _background_people(self, index: int, truth: SequenceTruth) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Other people behind the person (``background_people_probability``): each a motion, shape
+        and clothing of its own, standing on the same floor 0.5–3 m further from the camera and
+        0.6–2 m to a side, seen by the same camera path; drawn under the person, so the labels are
+        the person's alone. Returns (T, N, 3) camera-frame vertices and (N, 3) colours, farthest
+        first. Their own random stream: the person's data are the same with or without them."""
+        config = self.config
+        rng = np.random.default_rng([config.seed, index, 7])
+        if config.background_people_probability == 0 or rng.random() >= config.background_people_probability:
+            return []
+        rotation, shift = truth.camera.rotations, truth.camera.translations
+        pelvis_world = rotation[0].T @ (truth.joints_smpl24[0, 0] - shift[0])
+        right, forward = rotation[0][0], rotation[0][2]
+        people = []
+        for _ in range(int(rng.integers(1, config.max_background_people + 1))):
+            motion = generate_motion(rng, config.frames, config.fps, str(rng.choice(config.families)))
+            betas = torch.tensor(np.clip(rng.normal(0, 1, self.body.num_betas), -2.5, 2.5))[None]
+            with torch.no_grad():
+                rest = self.body(torch.zeros(1, 72, dtype=torch.float64), betas)
+                world = self.body(torch.tensor(motion.pose.reshape(config.frames, 72)),
+                                  betas.expand(config.frames, -1)).vertices.numpy()
+            place = pelvis_world + right * rng.choice([-1, 1]) * rng.uniform(0.6, 2.0) + forward * rng.uniform(0.5, 3.0)
+            place[1] = -float(rest.vertices[0, :, 1].min())                    # on the floor
+            start = motion.translation[0] * np.array([1.0, 0.0, 1.0])
+            points = world + (motion.translation - start + place)[:, None]
+            vertices = np.einsum("tij,tnj->tni", rotation, points) + shift[:, None]
+            colours = appearance.person_colours(rng, rest.vertices[0].numpy(), self.segmentation, rest.joints[0].numpy())
+            people.append((vertices, colours))
+        return sorted(people, key=lambda person: -float(person[0][..., 2].mean()))
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
         size = self.config.size * 2
