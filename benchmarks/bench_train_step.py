@@ -4,6 +4,7 @@ fused (the trainer: bf16 where configured, channels-last, fused).
 
     python benchmarks/bench_train_step.py                 # the train-synth-cpu model: ResNet-18, 128², batch 16
     python benchmarks/bench_train_step.py --backbone resnet50 --size 224 --decoder 256 --device cuda
+    python benchmarks/bench_train_step.py --model tar --settings fp32-nhwc-fused   # tar-synth-cpu's stage 1
 
 Random crops and targets: speed does not depend on them. Prints a JSON line per setting (median over rounds).
 """
@@ -19,7 +20,8 @@ import time
 import torch
 
 from staf.body import BodyModel
-from staf.models import STAF, STAFConfig
+from staf.models import STAFConfig, build_model
+from staf.models.tar import TARConfig
 from staf.training import LossWeights
 from staf.training.losses import Targets, total_loss
 from staf.training.trainer import flatten_frames
@@ -36,18 +38,20 @@ def random_targets(count: int, num_betas: int, device) -> Targets:
 
 # (encoder precision, encoder memory layout, Adam implementation): the old defaults first, the
 # trainer's configuration (bf16, channels-last, fused) last
-SETTINGS = (("fp32", "nchw", "loop"), ("bf16", "nchw", "loop"), ("bf16", "nchw", "fused"), ("bf16", "nhwc", "fused"))
+SETTINGS = (("fp32", "nchw", "loop"), ("bf16", "nchw", "loop"), ("bf16", "nchw", "fused"), ("bf16", "nhwc", "fused"),
+            ("fp32", "nhwc", "fused"))
 
 
-def make_step(model: STAF, images: torch.Tensor, targets: Targets, adam: str):
+def make_step(model, images: torch.Tensor, targets: Targets, adam: str):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=False if adam == "loop" else None,
                                  fused=adam == "fused")
     weights = LossWeights()
 
     def step() -> None:
         output = model(images, meshes=False)
-        predictions = [flatten_frames(output.stage1), output.stage2, output.stage3]
-        loss, _ = total_loss(predictions, targets, weights)
+        predictions = [*(flatten_frames(p) for p in output.frames), *output.targets]
+        factors = [1.0] * len(output.frames) + (output.target_weights or [1.0] * len(output.targets))
+        loss, _ = total_loss(predictions, targets, weights, factors)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -67,18 +71,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the settings alternate within each")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default="staf", choices=("staf", "tar"),
+                        help="staf: train-synth-cpu's stage 1; tar: tar-synth-cpu's stage 1 (the per-frame model)")
+    parser.add_argument("--settings", default="all",
+                        help="comma-separated PRECISION-LAYOUT-ADAM keys (e.g. fp32-nhwc-fused,bf16-nhwc-fused) or all")
     args = parser.parse_args()
 
     device = torch.device(args.device)
     body = BodyModel.load(device=device)
-    config = STAFConfig(variant="base", seq_len=1, backbone=args.backbone, image_size=args.size,
-                        decoder_channels=args.decoder, mlp_channels=(args.decoder, 64, 32, 5))
+    if args.model == "staf":
+        config = STAFConfig(variant="base", seq_len=1, backbone=args.backbone, image_size=args.size,
+                            decoder_channels=args.decoder, mlp_channels=(args.decoder, 64, 32, 5))
+    else:
+        config = TARConfig(variant="single", seq_len=1, local_window=1, backbone=args.backbone, image_size=args.size,
+                           local_channels=32, gte_width=128, gte_heads=4, gte_feedforward=256)
     images = torch.randn(args.batch, 1, 3, args.size, args.size, device=device)
     targets = random_targets(args.batch, body.num_betas, device)
     steps = {}
-    for precision, layout, adam in SETTINGS:
+    chosen = SETTINGS if args.settings == "all" else [tuple(key.split("-")) for key in args.settings.split(",")]
+    for precision, layout, adam in chosen:
         torch.manual_seed(0)
-        model = STAF(config, body).to(device).train()
+        model = build_model(args.model, config, body).to(device).train()
         model.encoder.set_precision(precision)
         if layout == "nchw":
             model.encoder.to(memory_format=torch.contiguous_format)
@@ -91,7 +104,7 @@ def main() -> None:
                 step()
             times[key].append((time.perf_counter() - start) / args.steps)
     for (precision, layout, adam), values in times.items():
-        print(json.dumps({"precision": precision, "encoder_layout": layout, "adam": adam,
+        print(json.dumps({"model": args.model, "precision": precision, "encoder_layout": layout, "adam": adam,
                           "seconds_per_step": round(statistics.median(values), 3), "backbone": args.backbone,
                           "size": args.size, "batch": args.batch, "device": str(device),
                           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}))

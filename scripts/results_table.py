@@ -6,14 +6,15 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ("mean-pose", "base", "base+apm", "base+stf", "staf")
+ORDER = ("mean-pose", "base", "base+apm", "base+stf", "staf", "tar-single", "tar-no-lte", "tar-no-gte", "tar")
 
 
 def main() -> None:
     runs = Path(sys.argv[1])
     print("| model | PA-MPJPE ↓ | MPJPE ↓ | PVE ↓ | Accel ↓ (mm/frame²) | Accel (m/s²) |")
     print("|---|---|---|---|---|---|")
-    for name in ORDER:
+    names = [*ORDER, *sorted(p.name for p in runs.iterdir() if p.is_dir() and p.name not in ORDER)]
+    for name in names:
         path = runs / name / "eval" / "metrics.json"
         if not path.is_file():
             continue
