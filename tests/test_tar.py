@@ -269,3 +269,18 @@ def test_config_refusals():
         TARConfig(variant="both")
     with pytest.raises(StafError, match="multiple of 32"):
         TARConfig(image_size=100)
+
+
+@pytest.mark.parametrize("preset", ["tar-paper", "tar-synth-gpu", "tar-synth-cpu"])
+def test_tar_presets_load_and_name_their_model(preset):
+    from staf.config import load_config
+    from staf.training import TrainConfig
+    from staf.training.trainer import stage_recipe
+
+    config = load_config(TrainConfig, preset)
+    assert config.model_name == "tar" and config.model.seq_len == 9 and config.model.local_window == 5
+    first, second = stage_recipe(config, 1), stage_recipe(config, 2)
+    assert first.config.variant == "single" and first.config.seq_len == 1 and second.config == config.model
+    assert second.frozen == ("encoder.", "local_head.")
+    if preset == "tar-paper":
+        assert (config.model.backbone, config.model.image_size, config.model.local_channels) == ("resnet50", 256, 256)
