@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=run_demo)
 
-    train = commands.add_parser("train", help="train a model in the stages of its recipe (STAF: stage 1 base model, stage 2 video model)")
+    train = commands.add_parser("train", help="train a model in the stages of its recipe (STAF, TAR: stage 1 per-frame model, stage 2 video model)")
     train.add_argument("--preset", required=True, help="train-paper, train-synth-gpu, train-synth-cpu, or a YAML file")
     train.add_argument("--out", required=True, help="run folder (stage1/, stage2/: last.pt, best.pt, tensorboard/)")
     train.add_argument("--stage", default="both", choices=("1", "2", "both"))

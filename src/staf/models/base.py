@@ -253,11 +253,26 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         needs it (TAR's CLIFF camera); the crop camera does not."""
         rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
         out = self.body(rotmat, betas, vertices=meshes)
-        joints2d = {"smpl24": crop_perspective_project(out.joints, cam)}
-        joints2d.update({name: crop_perspective_project(value, cam) for name, value in out.joint_sets.items()})
+        joints2d = {"smpl24": self.project_points(out.joints, cam, geometry)}
+        joints2d.update({name: self.project_points(value, cam, geometry) for name, value in out.joint_sets.items()})
         return BodyPrediction(pose_6d=pose_6d, rotmat=rotmat, pose=matrix_to_axis_angle(rotmat).reshape(-1, 72),
                               betas=betas, cam=cam, vertices=out.vertices, joints=out.joints,
                               joint_sets=out.joint_sets, joints2d=joints2d)
+
+    def project_points(self, points: torch.Tensor, cam: torch.Tensor, geometry=None) -> torch.Tensor:
+        """(N, P, 3) body points → (N, P, 2) normalised crop coordinates by this model's camera:
+        the official crop camera here; TAR's CLIFF camera reads ``geometry``."""
+        return crop_perspective_project(points, cam)
+
+    def register_mean_parameters(self, body: BodyModel) -> None:
+        """Buffers ``init_pose`` (144), ``init_shape`` (K), ``init_cam`` (3): the body model's mean
+        parameters, where regression starts; a clear error when the body model has none."""
+        if body.mean_pose_6d is None:
+            raise StafError(f"body model '{body.name}' has no mean parameters, which model '{self.name}' starts from; "
+                            "for SMPL put smpl_mean_params.npz in base_data")
+        self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
+        self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
+        self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
 
     def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
                       image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:

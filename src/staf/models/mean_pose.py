@@ -31,11 +31,7 @@ class MeanPose(MeshRecoveryModel):
 
     def __init__(self, config: MeanPoseConfig, body: BodyModel) -> None:
         super().__init__(config, body)
-        if body.mean_pose_6d is None:
-            raise StafError(f"body model '{body.name}' has no mean parameters; put smpl_mean_params.npz in base_data")
-        self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
-        self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
-        self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
+        self.register_mean_parameters(body)
 
     def forward(self, inputs: SequenceInput | torch.Tensor | None = None, *, features: torch.Tensor | None = None,
                 meshes: bool = True) -> ModelOutput:

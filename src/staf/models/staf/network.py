@@ -161,9 +161,7 @@ class STAF(MeshRecoveryModel):
             IEFRegressor(dim, config.regressor_hidden, body.num_betas, dropout=config.dropout)
             for dim in (grid_dim, mesh_dim, mesh_dim)
         )
-        self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
-        self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
-        self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
+        self.register_mean_parameters(body)
 
     # ----------------------------------------------------------------- public
 

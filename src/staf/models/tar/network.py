@@ -147,9 +147,7 @@ class TAR(MeshRecoveryModel):
 
     def __init__(self, config: TARConfig, body: BodyModel) -> None:
         super().__init__(config, body)
-        if body.mean_pose_6d is None:
-            raise StafError(f"body model '{body.name}' has no mean parameters, which TAR starts from; for SMPL put "
-                            "smpl_mean_params.npz in base_data")
+        self.register_mean_parameters(body)
         self.encoder = ResNetEncoder(config.backbone)
         self.local_head = LocalFeatureHead(self.encoder.level_channels, config.local_channels)
         self.gte = GlobalTemporalEncoder(self.encoder.out_channels, config.gte_width, config.seq_len, config.gte_layers,
@@ -161,9 +159,6 @@ class TAR(MeshRecoveryModel):
         self.feedback = MarkerFeedback(config.local_channels, NUM_MARKERS, config.radius, local_dim=config.local_dim)
         self.gru = MultiGRU(config.hidden, config.local_dim + 24 * 6 + body.num_betas + 3 + 3)
         self.register_buffer("markers", marker_vertices(body), persistent=False)
-        self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
-        self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
-        self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
 
     # ------------------------------------------------------------ per-frame features
 
@@ -239,25 +234,16 @@ class TAR(MeshRecoveryModel):
             boxes, image_size, focal = pick(inputs.boxes), pick(inputs.image_size), pick(inputs.focal_length)
         return default_geometry(boxes, image_size, focal, batch, size, device)
 
-    def predict_body(self, pose_6d, betas, cam, meshes: bool = True, geometry=None) -> BodyPrediction:
-        """Body outputs with every 2D joint set projected through the CLIFF camera (eqs. 5–6) of
-        ``geometry`` = (boxes (N, 3), image sizes (N, 2), focal lengths (N,)) or a
-        :class:`SequenceInput` with those (N leading); a centred crop when None."""
-        count = pose_6d.shape[0]
-        if isinstance(geometry, SequenceInput):
-            geometry = default_geometry(geometry.boxes, geometry.image_size, geometry.focal_length, count,
-                                        float(self.config.image_size), pose_6d.device)
-        elif geometry is None:
-            geometry = default_geometry(None, None, None, count, float(self.config.image_size), pose_6d.device)
-        rotmat = rot6d_to_matrix(pose_6d.reshape(-1, 24, 6))
-        out = self.body(rotmat, betas, vertices=meshes)
-        joints2d = {"smpl24": cliff_crop_project(out.joints, cam, *geometry)}
-        joints2d.update({name: cliff_crop_project(value, cam, *geometry) for name, value in out.joint_sets.items()})
-        from staf.geometry.rotations import matrix_to_axis_angle
-
-        return BodyPrediction(pose_6d=pose_6d, rotmat=rotmat, pose=matrix_to_axis_angle(rotmat).reshape(-1, 72),
-                              betas=betas, cam=cam, vertices=out.vertices, joints=out.joints,
-                              joint_sets=out.joint_sets, joints2d=joints2d)
+    def project_points(self, points: torch.Tensor, cam: torch.Tensor, geometry=None) -> torch.Tensor:
+        """The CLIFF camera (eqs. 5–6) of ``geometry`` = (boxes (N, 3), image sizes (N, 2), focal
+        lengths (N,)) or a :class:`SequenceInput` with those (N leading); a centred crop when None.
+        Every 2D joint set of :meth:`predict_body` (hence the 2D loss) goes through it."""
+        count = points.shape[0]
+        if isinstance(geometry, SequenceInput) or geometry is None:
+            given = (None, None, None) if geometry is None else (geometry.boxes, geometry.image_size,
+                                                                   geometry.focal_length)
+            geometry = default_geometry(*given, count, float(self.config.image_size), points.device)
+        return cliff_crop_project(points, cam, *geometry)
 
     def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
                       image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
