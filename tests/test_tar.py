@@ -284,3 +284,10 @@ def test_tar_presets_load_and_name_their_model(preset):
     assert second.frozen == ("encoder.", "local_head.")
     if preset == "tar-paper":
         assert (config.model.backbone, config.model.image_size, config.model.local_channels) == ("resnet50", 256, 256)
+
+
+def test_boxes_without_an_image_size_are_refused(body):
+    model = small(body)
+    boxes = torch.tensor([[100.0, 80.0, 120.0]]).expand(5, 3)[None]
+    with pytest.raises(ValueError, match="needs the image size"):
+        model(SequenceInput(crops=torch.randn(1, 5, 3, SIZE, SIZE), boxes=boxes))

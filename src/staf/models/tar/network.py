@@ -33,7 +33,7 @@ from torch import nn
 
 from staf.body import BodyModel
 from staf.config import check_number
-from staf.errors import StafError
+from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import cliff_bbox_info, cliff_crop_project, cliff_translation
 from staf.geometry.rotations import rot6d_to_matrix
 from staf.models.backbone import ARCHITECTURES, ResNetEncoder
@@ -297,7 +297,11 @@ class TAR(MeshRecoveryModel):
 
 def default_geometry(boxes, image_size, focal, count: int, crop_size: float, device) -> tuple[torch.Tensor, ...]:
     """Fill what is missing: the box a centred ``crop_size`` square, the image that square, the
-    focal length CLIFF's default (the image diagonal)."""
+    focal length CLIFF's default (the image diagonal). Boxes without the image size are refused:
+    the full-image camera needs to know where the box is in the image."""
+    if boxes is not None and image_size is None:
+        raise InvalidInputError("TAR's CLIFF camera needs the image size (W, H) of every frame whose box is given; "
+                                "pass SequenceInput(image_size=…) beside boxes")
     if boxes is None:
         boxes = torch.tensor([[crop_size / 2, crop_size / 2, crop_size]], device=device).expand(count, 3)
     if image_size is None:
