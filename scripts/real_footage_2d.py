@@ -1,12 +1,13 @@
 """2D agreement on real footage without 3D truth: the model's projected joints against the
 detector's BlazePose keypoints, per video of ../shared/media.
 
-    python scripts/real_footage_2d.py [--checkpoint FILE] [--frames-out docs/images]
+    python scripts/real_footage_2d.py [--checkpoint FILE ...] [--frames-out docs/images]
 
 For each video the demo pipeline runs (detector, tracker, crops, ``predict_sequences``) with
 three models on the same tracks:
 
-- ``model``: the checkpoint (default: the model shipped with staf);
+- ``model``: the checkpoint (default: the model shipped with staf); with several
+  ``--checkpoint`` flags, one ``model: FILE`` entry each, on the same tracks;
 - ``mean pose``: the mean-pose baseline (mean pose, shape and crop camera for every frame);
 - ``camera only``: the mean pose's joints with the best 2D scale and translation per frame
   (least squares to the keypoints): what a perfect camera and no pose can reach.
@@ -96,27 +97,32 @@ def overlay_frame(out: Path, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=None, help="default: the model shipped with staf")
+    parser.add_argument("--checkpoint", action="append", default=None,
+                        help="default: the model shipped with staf; repeat to compare models on the same tracks")
     parser.add_argument("--frames-out", default=None, help="folder for one overlay frame per video")
     parser.add_argument("--tag", default="default", help="name of the overlay frames (real_VIDEO_TAG.jpg)")
     args = parser.parse_args()
-    model_flags = ["--checkpoint", args.checkpoint] if args.checkpoint else []
+    checkpoints = args.checkpoint or [None]
+    labels = ["model"] if len(checkpoints) == 1 else [f"model: {path}" for path in checkpoints]
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for video in sorted(MEDIA.glob("*.mp4")) + sorted(MEDIA.glob("*.avi")):
             out = Path(folder) / video.stem
-            model = run(video, out / "model", model_flags, render=args.frames_out is not None)
+            models = [run(video, out / f"model{index}", ["--checkpoint", path] if path else [],
+                          render=args.frames_out is not None and index == 0)
+                      for index, path in enumerate(checkpoints)]
             mean = run(video, out / "mean", ["--mean-pose"], render=False)
-            if set(model) != set(mean):
-                raise SystemExit(f"{video.name}: the two runs followed different tracks")
+            reference = models[0]
+            if any(set(tracks) != set(mean) for tracks in models):
+                raise SystemExit(f"{video.name}: the runs followed different tracks")
             results[video.name] = {
-                "tracks": len(model), "frames": int(sum(len(t["frame_ids"]) for t in model.values())),
-                "model": agreement(model, model, predicted_2d),
-                "mean pose": agreement(mean, model, predicted_2d),
-                "camera only": agreement(mean, model, camera_only_2d)}
+                "tracks": len(reference), "frames": int(sum(len(t["frame_ids"]) for t in reference.values())),
+                **{label: agreement(tracks, reference, predicted_2d) for label, tracks in zip(labels, models)},
+                "mean pose": agreement(mean, reference, predicted_2d),
+                "camera only": agreement(mean, reference, camera_only_2d)}
             if args.frames_out:
                 Path(args.frames_out).mkdir(parents=True, exist_ok=True)
-                overlay_frame(out / "model", Path(args.frames_out) / f"real_{video.stem}_{args.tag}.jpg")
+                overlay_frame(out / "model0", Path(args.frames_out) / f"real_{video.stem}_{args.tag}.jpg")
     print(json.dumps(results, indent=2))
 
 

@@ -194,3 +194,29 @@ def test_crop_cache_follows_the_data_it_was_made_from(tmp_path):
     assert np.abs(np.array(second.crops[4]).astype(int)).max() < 10 and before.max() > 50   # the new, black image
     assert np.array_equal(second.crops[3], first.crops[3])
     assert len(list((root / "cache").glob("*_crops_*.npy"))) == 2 and not list((root / "cache").glob("*partial*"))
+
+
+def test_stage_one_fine_tunes_from_a_trained_video_model(tiny_data, tmp_path, capsys):
+    """``--init`` for stage 1: every weight of the per-frame model from a trained STAF (checkpoint
+    or packed file), TCFM and SAFM named as unused; another architecture refused."""
+    from staf.data.crops import CropRule
+    from staf.models.checkpoint import load_checkpoint
+    from staf.models.packed import pack_model
+
+    config = tiny_config(tiny_data, epochs=1, iterations_per_epoch=1)
+    Trainer(config, tmp_path / "stage1", 1, progress=False).run()
+    Trainer(config, tmp_path / "stage2", 2, init=tmp_path / "stage1" / "best.pt", progress=False).run()
+    video, _ = load_checkpoint(tmp_path / "stage2" / "best.pt")
+    packed = pack_model(tmp_path / "video.safetensors", video, CropRule(), {"command": "test"})
+    fresh = Trainer(config, tmp_path / "fresh", 1, progress=False).model.state_dict()
+    for init in (tmp_path / "stage2" / "best.pt", packed):
+        tuned = Trainer(config, tmp_path / "tuned", 1, init=init, progress=True)
+        assert "not used by stage 1: safm, tcfm" in capsys.readouterr().err
+        reference = load_checkpoint(init)[0].state_dict()
+        own = tuned.model.state_dict()
+        assert set(own) < set(reference)
+        assert all(torch.equal(value, reference[key]) for key, value in own.items())
+        assert not torch.equal(own["encoder.conv1.weight"], fresh["encoder.conv1.weight"])   # trained, not re-drawn
+    other = dataclasses.replace(config, model=dataclasses.replace(config.model, decoder_channels=16, mlp_channels=(16, 16, 8, 5)))
+    with pytest.raises(StafError, match="does not fit this model"):
+        Trainer(other, tmp_path / "other", 1, init=tmp_path / "stage2" / "best.pt", progress=False)

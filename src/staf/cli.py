@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", required=True, help="train-paper, train-synth-gpu, train-synth-cpu, or a YAML file")
     train.add_argument("--out", required=True, help="run folder (stage1/, stage2/: last.pt, best.pt, tensorboard/)")
     train.add_argument("--stage", default="both", choices=("1", "2", "both"))
-    train.add_argument("--init", default=None, help="stage-1 checkpoint for --stage 2 (default: OUT/stage1/best.pt)")
+    train.add_argument("--init", default=None,
+                       help="--stage 2: the stage-1 checkpoint (default: OUT/stage1/best.pt); --stage 1 or both: a trained "
+                            "model of the same architecture to fine-tune from (a checkpoint or .safetensors file)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/stageN/last.pt exactly")
     train.add_argument("--force", action="store_true", help="start over in a run folder that holds checkpoints")
     train.add_argument("--data-root", default="data", help="folder the preset's relative db paths are under")
@@ -370,7 +372,10 @@ def run_train(args: argparse.Namespace) -> int:
     _check_device(args.device)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     for stage in stages:
-        init = args.init or (out / "stage1" / "best.pt") if stage == 2 else None
+        if stage == 1:
+            init = args.init
+        else:
+            init = out / "stage1" / "best.pt" if 1 in stages or not args.init else args.init
         trainer = Trainer(config, out / f"stage{stage}", stage, args.device, init)
         summary = trainer.run(resume=args.resume and (out / f"stage{stage}" / "last.pt").is_file())
         if trainer.rank == 0:

@@ -113,7 +113,8 @@ class Trainer:
         out: folder of this stage (``last.pt``, ``best.pt``, ``tensorboard/``).
         stage: 1-based index into the model's recipe (``training_stages``).
         device: where to train.
-        init: for a later stage, the previous stage's checkpoint to start from.
+        init: for a later stage, the previous stage's checkpoint to start from; for stage 1, an
+            optional trained model of the same class to fine-tune from.
         progress: show progress bars (rank 0 only).
     """
 
@@ -137,6 +138,8 @@ class Trainer:
         self.model.encoder.set_precision(precision)
         if stage > 1:
             self._initialise_from_previous_stage(init)
+        elif init is not None:
+            self._initialise_from_model(init)
         self._freeze()
         seq_len, size = self.model.config.seq_len, self.model.config.image_size
         if not config.train:
@@ -166,6 +169,23 @@ class Trainer:
         self.writer = None
 
     # -------------------------------------------------------------- set-up
+
+    def _initialise_from_model(self, init: str | Path) -> None:
+        """Stage 1 as a fine-tune: every weight of the stage's model from a trained model of the
+        same class (a staf checkpoint or a packed ``.safetensors`` file, e.g. the shipped default);
+        the weights only the later stage has (STAF's TCFM and SAFM) are left out and named."""
+        from staf.models.checkpoint import load_checkpoint
+
+        trained, _ = load_checkpoint(init, body=self.model.body, device=self.device)
+        if trained.name != self.model.name:
+            raise StafError(f"--init {init} holds a '{trained.name}' model; this preset trains '{self.model.name}'")
+        own = self.model.state_dict()
+        state = trained.state_dict()
+        unused = sorted({key.split(".", 1)[0] for key in state if key not in own})
+        load_state_dict_strict(self.model, {key: value for key, value in state.items() if key in own}, str(init))
+        if self.progress:
+            note = f" (not used by stage 1: {', '.join(unused)})" if unused else ""
+            print(f"stage 1 starts from the weights of {init}{note}", file=sys.stderr)
 
     def _initialise_from_previous_stage(self, init: str | Path | None) -> None:
         """Every weight from the previous stage's checkpoint but the recipe's fresh ones."""
