@@ -220,3 +220,19 @@ def test_stage_one_fine_tunes_from_a_trained_video_model(tiny_data, tmp_path, ca
     other = dataclasses.replace(config, model=dataclasses.replace(config.model, decoder_channels=16, mlp_channels=(16, 16, 8, 5)))
     with pytest.raises(StafError, match="does not fit this model"):
         Trainer(other, tmp_path / "other", 1, init=tmp_path / "stage2" / "best.pt", progress=False)
+    from staf.models.checkpoint import save_checkpoint
+    from staf.models.registry import build_model
+
+    save_checkpoint(tmp_path / "mean.pt", build_model("mean-pose", {}, video.body))
+    with pytest.raises(StafError, match="holds a 'mean-pose' model; this preset trains 'staf'"):
+        Trainer(config, tmp_path / "other", 1, init=tmp_path / "mean.pt", progress=False)
+
+
+def test_each_stage_starts_from_the_right_file(tmp_path):
+    from staf.cli import stage_init
+
+    assert stage_init(1, (1, 2), "tuned.pt", tmp_path) == "tuned.pt"          # both: stage 1 fine-tunes …
+    assert stage_init(2, (1, 2), "tuned.pt", tmp_path) == tmp_path / "stage1" / "best.pt"   # … stage 2 from it
+    assert stage_init(2, (2,), "s1.pt", tmp_path) == "s1.pt"
+    assert stage_init(2, (2,), None, tmp_path) == tmp_path / "stage1" / "best.pt"
+    assert stage_init(1, (1,), None, tmp_path) is None

@@ -372,17 +372,21 @@ def run_train(args: argparse.Namespace) -> int:
     _check_device(args.device)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     for stage in stages:
-        if stage == 1:
-            init = args.init
-        else:
-            init = out / "stage1" / "best.pt" if 1 in stages or not args.init else args.init
-        trainer = Trainer(config, out / f"stage{stage}", stage, args.device, init)
+        trainer = Trainer(config, out / f"stage{stage}", stage, args.device, stage_init(stage, stages, args.init, out))
         summary = trainer.run(resume=args.resume and (out / f"stage{stage}" / "last.pt").is_file())
         if trainer.rank == 0:
             best = (f"best validation MPJPE {summary['best_val_mpjpe']:.1f} mm" if summary["best_val_mpjpe"] is not None
                     else f"no validation data, best epoch training loss {summary['best_train_loss']:.4f}")
             print(f"stage {stage}: {summary['epochs']} epochs, {best}; checkpoints in {out / f'stage{stage}'}")
     return 0
+
+
+def stage_init(stage: int, stages: tuple[int, ...], init: str | None, out: Path) -> str | Path | None:
+    """What ``stage`` starts from: stage 1 from ``--init`` (a model to fine-tune, or nothing);
+    stage 2 from this run's new stage 1 when it trains too, else from ``--init`` or OUT/stage1/best.pt."""
+    if stage == 1:
+        return init
+    return out / "stage1" / "best.pt" if 1 in stages or not init else init
 
 
 def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool, force: bool, config: dict) -> None:
