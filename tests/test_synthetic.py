@@ -117,6 +117,24 @@ def test_interrupted_runs_resume_and_settings_are_checked(tmp_path):
     assert sorted(set(data["vid_name"].tolist())) == ["seq_0000", "seq_0001", "seq_0002"]
     with pytest.raises(StafError, match="other settings \\(frames\\)"):
         synthesize(SynthConfig(sequences=3, frames=6, size=96, crop_size=64, seed=11), tmp_path, progress=False)
+    with pytest.raises(StafError, match="other settings \\(background_clutter_probability\\)"):
+        synthesize(SynthConfig(sequences=3, frames=5, size=96, crop_size=64, seed=11,
+                               background_clutter_probability=1.0), tmp_path, progress=False)
+
+
+def test_a_folder_made_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    import json
+
+    config = SynthConfig(sequences=1, frames=3, size=64, crop_size=32, seed=3)
+    synthesize(config, tmp_path, progress=False)
+    recorded = json.loads((tmp_path / "synth_config.json").read_text())
+    del recorded["background_clutter_probability"]            # as written by an older staf
+    (tmp_path / "synth_config.json").write_text(json.dumps(recorded))
+    synthesize(SynthConfig(sequences=2, frames=3, size=64, crop_size=32, seed=3), tmp_path, progress=False)
+    assert (tmp_path / "seq_0001" / "done").is_file()
+    with pytest.raises(StafError, match="other settings \\(background_clutter_probability\\)"):
+        synthesize(SynthConfig(sequences=2, frames=3, size=64, crop_size=32, seed=3,
+                               background_clutter_probability=0.5), tmp_path, progress=False)
 
 
 def test_cli_synth_with_preview(tmp_path, capsys):
@@ -167,3 +185,26 @@ def test_background_people_change_the_pixels_not_the_labels(tmp_path):
         second = cv2.imread(str(tmp_path / "crowd" / name)).astype(int)
         changed.append((np.abs(first - second).sum(-1) > 60).mean())
     assert np.mean(changed) > 0.01                    # other people are drawn
+
+
+def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
+    """Clutter (its own random stream): the same labels and person pixels as without it, and a
+    backdrop with more fine detail (mean absolute Laplacian off the person)."""
+    import cv2
+
+    settings = dict(sequences=2, frames=3, size=128, crop_size=64, seed=5, occluder_probability=0.0)
+    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
+    busy = synthesize(SynthConfig(**settings, background_clutter_probability=1.0), tmp_path / "busy", progress=False)
+    a, b = read_db(plain), read_db(busy)
+    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
+        np.testing.assert_array_equal(a[key], b[key])
+    detail = {"plain": [], "busy": []}
+    for name, box in zip(a["img_name"], a["bbox"]):
+        images = {arm: cv2.imread(str(tmp_path / arm / name)) for arm in detail}
+        off_person = np.ones(images["plain"].shape[:2], dtype=bool)
+        (cx, cy), (w, h) = box[:2], box[2:] * 0.6 + 4
+        off_person[max(0, int(cy - h)):int(cy + h), max(0, int(cx - w)):int(cx + w)] = False
+        for arm, image in images.items():
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64)
+            detail[arm].append(np.abs(cv2.Laplacian(grey, cv2.CV_64F))[off_person].mean())
+    assert np.mean(detail["busy"]) > 1.5 * np.mean(detail["plain"])

@@ -58,6 +58,7 @@ class SynthConfig:
     jpeg_quality: int = 92
     background_people_probability: float = 0.0
     max_background_people: int = 2
+    background_clutter_probability: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -76,6 +77,7 @@ class SynthConfig:
         check_number("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
         check_number("background_people_probability", self.background_people_probability, 0, 1)
         check_number("max_background_people", self.max_background_people, 1, 8, integer=True)
+        check_number("background_clutter_probability", self.background_clutter_probability, 0, 1)
         check_name("split", self.split)
 
 
@@ -157,7 +159,7 @@ class SequenceWriter:
         truth, rest = sequence_truth(config, rng, self.body)
         colours = appearance.person_colours(rng, rest["rest_vertices"], self.segmentation, rest["rest_joints"])
         light = appearance.random_lighting(rng)
-        canvas = self._background(rng)
+        canvas = self._clutter(index, self._background(rng))
         intrinsics = truth.camera.intrinsics
         uv = project(truth.vertices, intrinsics)
         boxes = np.concatenate([(uv.min(1) + uv.max(1)) / 2, uv.max(1) - uv.min(1)], axis=1)
@@ -258,6 +260,15 @@ class SequenceWriter:
         if self.config.backgrounds:
             return appearance.image_background(rng, Path(self.config.backgrounds), size, size)
         return appearance.procedural_background(rng, size, size)
+
+    def _clutter(self, index: int, canvas: np.ndarray) -> np.ndarray:
+        """The backdrop with clutter (``background_clutter_probability``, :func:`appearance.add_clutter`)
+        from its own random stream: the person's data are the same with or without it."""
+        probability = self.config.background_clutter_probability
+        rng = np.random.default_rng([self.config.seed, index, 11])
+        if probability == 0 or rng.random() >= probability:
+            return canvas
+        return appearance.add_clutter(rng, canvas)
 
     def _background_shifts(self, camera: CameraPath) -> np.ndarray:
         """(T, 2) pixel shift of the background as the camera turns (a distant backdrop)."""
@@ -364,6 +375,8 @@ def _check_same_config(config: SynthConfig, path: Path) -> None:
             raise StafError(f"{path.parent} holds {previous['sequences']} sequences; --sequences {config.sequences} "
                             f"would shrink its ground truth to the first {config.sequences}: pass --sequences "
                             f"{previous['sequences']} (or more) or use a new --out folder")
+        defaults = json.loads(json.dumps(dataclasses.asdict(SynthConfig())))
+        previous = {**defaults, **previous}      # a setting added since the folder was made has its default
         keep = {k: v for k, v in previous.items() if k != "sequences"}
         if keep != {k: v for k, v in current.items() if k != "sequences"}:
             changed = sorted(k for k in current if k != "sequences" and previous.get(k) != current[k])
