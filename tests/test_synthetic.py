@@ -188,8 +188,8 @@ def test_background_people_change_the_pixels_not_the_labels(tmp_path):
 
 
 def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
-    """Clutter (its own random stream): the same labels and person pixels as without it, and a
-    backdrop with more fine detail (mean absolute Laplacian off the person)."""
+    """Clutter (its own random stream): the same labels as without it, and a backdrop with more
+    fine detail (mean absolute Laplacian off the person's box)."""
     import cv2
 
     settings = dict(sequences=2, frames=3, size=128, crop_size=64, seed=5, occluder_probability=0.0)

@@ -39,6 +39,11 @@ from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
 
 
+#: sub-streams of the optional scene elements (``SequenceWriter._own_stream``); fixed, since
+#: changing one changes every dataset made with that element
+BACKGROUND_PEOPLE_STREAM, CLUTTER_STREAM = 7, 11
+
+
 @dataclasses.dataclass
 class SynthConfig:
     """What ``staf synth`` generates (YAML presets in ``staf/configs``)."""
@@ -232,7 +237,7 @@ class SequenceWriter:
         the person's alone. Returns (T, N, 3) camera-frame vertices and (N, 3) colours, farthest
         first. Their own random stream: the person's data are the same with or without them."""
         config = self.config
-        rng = np.random.default_rng([config.seed, index, 7])
+        rng = self._own_stream(index, BACKGROUND_PEOPLE_STREAM)
         if config.background_people_probability == 0 or rng.random() >= config.background_people_probability:
             return []
         rotation, shift = truth.camera.rotations, truth.camera.translations
@@ -261,11 +266,16 @@ class SequenceWriter:
             return appearance.image_background(rng, Path(self.config.backgrounds), size, size)
         return appearance.procedural_background(rng, size, size)
 
+    def _own_stream(self, index: int, stream: int) -> np.random.Generator:
+        """The random stream of one optional scene element of sequence ``index``: switching the element
+        on or off leaves every other draw of the sequence (the person, the labels) as it was."""
+        return np.random.default_rng([self.config.seed, index, stream])
+
     def _clutter(self, index: int, canvas: np.ndarray) -> np.ndarray:
         """The backdrop with clutter (``background_clutter_probability``, :func:`appearance.add_clutter`)
         from its own random stream: the person's data are the same with or without it."""
         probability = self.config.background_clutter_probability
-        rng = np.random.default_rng([self.config.seed, index, 11])
+        rng = self._own_stream(index, CLUTTER_STREAM)
         if probability == 0 or rng.random() >= probability:
             return canvas
         return appearance.add_clutter(rng, canvas)
