@@ -208,3 +208,97 @@ def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64)
             detail[arm].append(np.abs(cv2.Laplacian(grey, cv2.CV_64F))[off_person].mean())
     assert np.mean(detail["busy"]) > 1.5 * np.mean(detail["plain"])
+
+
+def _quad_facing_the_camera():
+    """Two triangles at z = 2 m covering pixels ≈ 39–89 of a 128 px image, normals towards the camera."""
+    vertices = np.array([[-0.5, -0.5, 2.0], [-0.5, 0.5, 2.0], [0.5, 0.5, 2.0], [0.5, -0.5, 2.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    intrinsics = np.array([[100.0, 0, 64], [0, 100.0, 64], [0, 0, 1]])
+    return vertices, faces, intrinsics
+
+
+@pytest.mark.parametrize("light", [
+    dict(),                                                            # the original white two-sided light
+    dict(direction=(0.0, 0.0, 1.0), two_sided=False),                 # key behind: ambient only
+    dict(direction=(0.0, 0.0, 1.0), two_sided=True),                  # two-sided: lit all the same
+    dict(direction=(0.5, -0.2, -1.0), colour=(1.0, 0.8, 0.6), two_sided=False, ambient=0.2, diffuse=0.9,
+         fill_direction=(-1.0, 0.3, -0.5), fill=0.3),
+    dict(direction=(0.2, 0.1, -1.0), two_sided=False, fill_direction=(0.0, 0.0, 1.0), fill=0.4),  # fill behind
+])
+def test_shading_matches_a_float64_recomputation(light):
+    """The fragment shader's lighting against the formula of :class:`Lighting`, on a flat quad."""
+    from staf.render import Lighting, MeshRenderer
+
+    vertices, faces, intrinsics = _quad_facing_the_camera()
+    lighting = Lighting(**light)
+    colour = np.array([0.5, 0.4, 0.3])
+    renderer = MeshRenderer(128, 128, faces)
+    result = renderer.render(vertices, np.tile(colour, (4, 1)), intrinsics, None, lighting)
+    renderer.release()
+    normal = np.array([0.0, 0.0, -1.0])
+    facing = normal @ (np.array(lighting.direction) / np.linalg.norm(lighting.direction))
+    key = abs(facing) if lighting.two_sided else max(facing, 0.0)
+    fill = max(normal @ (np.array(lighting.fill_direction) / np.linalg.norm(lighting.fill_direction)), 0.0)
+    expected = np.clip(colour * (lighting.ambient + lighting.diffuse * key * np.array(lighting.colour)
+                                 + lighting.fill * fill), 0, 1) * 255
+    inside = result.rgb[45:84, 45:84].reshape(-1, 3).astype(float)
+    assert result.mask[45:84, 45:84].all()
+    assert np.abs(inside - expected).max() <= 1.0, (inside.mean(0), expected)
+
+
+def test_a_one_sided_key_light_leaves_the_far_side_in_shade(body):
+    """The body facing the camera, lit from the camera and from behind: two-sided the two look
+    alike; one-sided the front lit from behind falls to the ambient light (outward normals)."""
+    from staf.render import Lighting, MeshRenderer
+
+    rotation = np.diag([1.0, -1.0, -1.0])            # the body's y up, facing +z → the camera's y down, facing it
+    with torch.no_grad():
+        rest = body(torch.zeros(1, 72, dtype=torch.float64), torch.zeros(1, 10, dtype=torch.float64))
+    vertices = rest.vertices[0].numpy() @ rotation.T + np.array([0.0, 0.0, 3.0])
+    intrinsics = np.array([[150.0, 0, 64], [0, 150.0, 64], [0, 0, 1]])
+    renderer = MeshRenderer(128, 128, body.faces.numpy())
+    grey = np.full_like(vertices, 0.8)
+
+    def brightness(**light) -> float:
+        result = renderer.render(vertices, grey, intrinsics, None, Lighting(ambient=0.2, diffuse=0.7, **light))
+        return float(result.rgb[result.mask].mean())
+
+    front, behind = (0.0, 0.0, -1.0), (0.0, 0.0, 1.0)
+    two_sided = brightness(direction=front), brightness(direction=behind)
+    one_sided = brightness(direction=front, two_sided=False), brightness(direction=behind, two_sided=False)
+    renderer.release()
+    assert abs(two_sided[0] - two_sided[1]) < 1.0
+    assert abs(one_sided[0] - two_sided[0]) < 1.0     # lit from the front, the visible side faces the light
+    ambient_only = 0.8 * 0.2 * 255
+    assert one_sided[1] < ambient_only + 6 < one_sided[0] - 60, one_sided
+
+
+def test_varied_lighting_changes_the_people_not_the_labels(tmp_path):
+    """Varied lighting (its own random stream): the same labels and the same backdrop as without it,
+    other colours on the person."""
+    import cv2
+
+    settings = dict(sequences=2, frames=3, size=128, crop_size=64, seed=9, occluder_probability=0.0)
+    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
+    lit = synthesize(SynthConfig(**settings, lighting_variation_probability=1.0), tmp_path / "lit", progress=False)
+    a, b = read_db(plain), read_db(lit)
+    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
+        np.testing.assert_array_equal(a[key], b[key])
+    on_person, off_person = [], []
+    for name, box in zip(a["img_name"], a["bbox"]):
+        first, second = (cv2.imread(str(tmp_path / arm / name)).astype(int) for arm in ("plain", "lit"))
+        difference = np.abs(first - second).sum(-1)
+        (cx, cy), (w, h) = box[:2], box[2:]
+        inside = np.zeros(difference.shape, dtype=bool)
+        inside[max(0, int(cy - h / 4)):int(cy + h / 4), max(0, int(cx - w / 6)):int(cx + w / 6)] = True
+        # the JPEG blocks (16 px) the box does not touch, less the pixel next to them that the decoder's
+        # chroma upsampling blends with them
+        outside = np.ones(difference.shape, dtype=bool)
+        top, left = (int(np.floor((c - e / 2 - 1) / 16)) * 16 - 2 for c, e in ((cy, h), (cx, w)))
+        bottom, right = (int(np.ceil((c + e / 2 + 1) / 16)) * 16 + 2 for c, e in ((cy, h), (cx, w)))
+        outside[max(0, top):bottom, max(0, left):right] = False
+        on_person.append(difference[inside].mean())
+        off_person.append(difference[outside].mean() if outside.any() else 0.0)
+    assert np.mean(on_person) > 20                    # the light on the person changed
+    assert max(off_person) == 0                       # the backdrop did not

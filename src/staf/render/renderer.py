@@ -6,8 +6,9 @@ points in camera coordinates (x right, y down, z forward, metres) project to pix
 maps that onto OpenGL's clip space exactly, so rendered silhouettes and projected vertices agree.
 
 Outputs per frame: RGB (H, W, 3) uint8 over a background, the person mask (H, W) bool and the
-depth (H, W) float32 in metres (inf where empty). Shading: per-vertex colours, ambient plus one
-directional light (Lambert), computed in the fragment shader.
+depth (H, W) float32 in metres (inf where empty). Shading (:class:`Lighting`), computed in the
+fragment shader: per-vertex colours times ambient plus a coloured directional key light (Lambert,
+two-sided by default) plus an optional one-sided fill light.
 """
 
 from __future__ import annotations
@@ -46,9 +47,13 @@ void main() {
 
 _FRAGMENT_SHADER = """
 #version 330
-uniform vec3 light_direction;  // towards the light, camera coordinates
+uniform vec3 light_direction;  // towards the key light, camera coordinates
+uniform vec3 light_colour;     // the key light's RGB
 uniform float ambient;
 uniform float diffuse;
+uniform bool two_sided;        // |n·l|: both sides lit; else max(n·l, 0): the far side in shade
+uniform vec3 fill_direction;   // towards the fill light
+uniform float fill;
 in vec3 v_normal;
 in vec3 v_colour;
 in float v_depth;
@@ -56,11 +61,33 @@ layout(location = 0) out vec4 colour;
 layout(location = 1) out float depth;
 void main() {
     vec3 n = normalize(v_normal);
-    float lambert = abs(dot(n, normalize(light_direction)));
-    colour = vec4(v_colour * (ambient + diffuse * lambert), 1.0);
+    float facing = dot(n, normalize(light_direction));
+    float key = two_sided ? abs(facing) : max(facing, 0.0);
+    float fill_lambert = max(dot(n, normalize(fill_direction)), 0.0);
+    colour = vec4(v_colour * (ambient + diffuse * key * light_colour + fill * fill_lambert), 1.0);
     depth = v_depth;
 }
 """
+
+
+@dataclasses.dataclass(frozen=True)
+class Lighting:
+    """The light of a scene, in camera coordinates (x right, y down, z forward).
+
+    A pixel of vertex colour ``c`` with unit normal ``n`` gets
+    ``c · (ambient + diffuse · key · colour + fill · max(n·f, 0))``, with ``key = |n·l|``
+    (``two_sided``, both sides lit alike) or ``max(n·l, 0)`` (the side away from the light in shade);
+    ``l`` and ``f`` are the unit directions towards the key and fill lights. The defaults are the
+    renderer's original single white two-sided light.
+    """
+
+    direction: tuple[float, float, float] = (0.3, -0.6, -1.0)
+    ambient: float = 0.45
+    diffuse: float = 0.6
+    colour: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    two_sided: bool = True
+    fill_direction: tuple[float, float, float] = (0.0, 0.0, -1.0)
+    fill: float = 0.0
 
 
 @dataclasses.dataclass
@@ -123,8 +150,7 @@ class MeshRenderer:
         self.renderer_name = self.ctx.info.get("GL_RENDERER", "?")
 
     def render(self, vertices: np.ndarray, colours: np.ndarray, intrinsics: np.ndarray,
-               background: np.ndarray | None = None, light_direction=(0.3, -0.6, -1.0), ambient: float = 0.45,
-               diffuse: float = 0.6) -> RenderResult:
+               background: np.ndarray | None = None, light: Lighting = Lighting()) -> RenderResult:
         """Render (N, 3) camera-coordinate vertices with (N, 3) colours in [0, 1] and a 3×3 K."""
         if self.incidence is None or self.incidence.shape[0] != len(vertices):
             self.incidence = face_incidence(self.faces, len(vertices))
@@ -141,9 +167,13 @@ class MeshRenderer:
                                        float(intrinsics[0, 2]), float(intrinsics[1, 2]))
         program["image_size"].value = (float(self.width), float(self.height))
         program["depth_range"].value = (self.near, self.far)
-        program["light_direction"].value = tuple(float(v) for v in light_direction)
-        program["ambient"].value = float(ambient)
-        program["diffuse"].value = float(diffuse)
+        program["light_direction"].value = tuple(float(v) for v in light.direction)
+        program["light_colour"].value = tuple(float(v) for v in light.colour)
+        program["ambient"].value = float(light.ambient)
+        program["diffuse"].value = float(light.diffuse)
+        program["two_sided"].value = bool(light.two_sided)
+        program["fill_direction"].value = tuple(float(v) for v in light.fill_direction)
+        program["fill"].value = float(light.fill)
         self.framebuffer.use()
         self.framebuffer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable(self.ctx.DEPTH_TEST)

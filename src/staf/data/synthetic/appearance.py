@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from staf.body.joint_sets import SMPL_JOINT_NAMES
+from staf.render.renderer import Lighting
 
 J = {name: index for index, name in enumerate(SMPL_JOINT_NAMES)}
 
@@ -27,13 +28,6 @@ SLEEVES = ("left_elbow", "right_elbow")
 BOTTOM = ("pelvis", "left_hip", "right_hip")
 LEGS = ("left_knee", "right_knee")
 SHOES = ("left_ankle", "right_ankle", "left_foot", "right_foot")
-
-
-@dataclasses.dataclass
-class Lighting:
-    direction: tuple[float, float, float]  # towards the light, camera coordinates
-    ambient: float
-    diffuse: float
 
 
 def random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -82,10 +76,38 @@ def person_colours(rng: np.random.Generator, rest_vertices: np.ndarray, segmenta
     return colours
 
 
+#: key-light colours at the warm (≈ 3000 K, tungsten) and cool (≈ 7500 K, shade) ends, brightest channel 1
+WARM_LIGHT, COOL_LIGHT = np.array([1.0, 0.80, 0.62]), np.array([0.78, 0.88, 1.0])
+
+
+def _unit(vector: np.ndarray) -> tuple[float, float, float]:
+    return tuple(float(v) for v in vector / np.linalg.norm(vector))
+
+
 def random_lighting(rng: np.random.Generator) -> Lighting:
-    """Ambient 0.3–0.6 and a directional light from the front hemisphere, mostly from above."""
+    """Ambient 0.3–0.6 and a white two-sided directional light from the front hemisphere, mostly
+    from above."""
     direction = np.array([rng.uniform(-1, 1), rng.uniform(-1.0, 0.2), -rng.uniform(0.3, 1.0)])
-    return Lighting(tuple(direction / np.linalg.norm(direction)), rng.uniform(0.3, 0.6), rng.uniform(0.4, 0.8))
+    return Lighting(_unit(direction), float(rng.uniform(0.3, 0.6)), float(rng.uniform(0.4, 0.8)))
+
+
+def varied_lighting(rng: np.random.Generator) -> Lighting:
+    """Lighting with the contrast and colour of real scenes (``lighting_variation_probability``).
+
+    A one-sided key light, so the side turned away is in shade (:func:`random_lighting` lights both
+    sides alike), from anywhere but below, a third of the time from behind the person (a rim
+    light that leaves the front to the ambient and fill); its colour between warm and cool
+    (:data:`WARM_LIGHT`, :data:`COOL_LIGHT`); ambient 0.15–0.45, key 0.5–1.0; and a white fill
+    light 0–0.35 from the other side. Every draw is from ``rng``.
+    """
+    behind = rng.random() < 1 / 3
+    key = np.array([rng.uniform(-1, 1), rng.uniform(-1.0, 0.3),
+                    rng.uniform(0.2, 1.0) if behind else -rng.uniform(0.2, 1.0)])
+    fill = np.array([-np.sign(key[0]) * rng.uniform(0.3, 1.0), rng.uniform(-0.5, 0.3), -rng.uniform(0.3, 1.0)])
+    warmth = rng.random()
+    return Lighting(direction=_unit(key), ambient=float(rng.uniform(0.15, 0.45)), diffuse=float(rng.uniform(0.5, 1.0)),
+                    colour=tuple(float(c) for c in warmth * WARM_LIGHT + (1 - warmth) * COOL_LIGHT),
+                    two_sided=False, fill_direction=_unit(fill), fill=float(rng.uniform(0.0, 0.35)))
 
 
 def procedural_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:

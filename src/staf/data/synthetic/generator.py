@@ -37,11 +37,12 @@ from staf.data.synthetic.scene import CameraPath, camera_path
 from staf.errors import StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
+from staf.render.renderer import Lighting
 
 
-#: sub-streams of the optional scene elements (``SequenceWriter._own_stream``); fixed, since
+#: sub-streams of the optional scene elements (``SequenceWriter._drawn``); fixed, since
 #: changing one changes every dataset made with that element
-BACKGROUND_PEOPLE_STREAM, CLUTTER_STREAM = 7, 11
+BACKGROUND_PEOPLE_STREAM, CLUTTER_STREAM, LIGHTING_STREAM = 7, 11, 13
 
 
 @dataclasses.dataclass
@@ -64,6 +65,7 @@ class SynthConfig:
     background_people_probability: float = 0.0
     max_background_people: int = 2
     background_clutter_probability: float = 0.0
+    lighting_variation_probability: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -83,6 +85,7 @@ class SynthConfig:
         check_number("background_people_probability", self.background_people_probability, 0, 1)
         check_number("max_background_people", self.max_background_people, 1, 8, integer=True)
         check_number("background_clutter_probability", self.background_clutter_probability, 0, 1)
+        check_number("lighting_variation_probability", self.lighting_variation_probability, 0, 1)
         check_name("split", self.split)
 
 
@@ -163,7 +166,7 @@ class SequenceWriter:
         rng = np.random.default_rng([config.seed, index])
         truth, rest = sequence_truth(config, rng, self.body)
         colours = appearance.person_colours(rng, rest["rest_vertices"], self.segmentation, rest["rest_joints"])
-        light = appearance.random_lighting(rng)
+        light = self._lighting(index, appearance.random_lighting(rng))
         canvas = self._clutter(index, self._background(rng))
         intrinsics = truth.camera.intrinsics
         uv = project(truth.vertices, intrinsics)
@@ -185,11 +188,9 @@ class SequenceWriter:
         for frame in range(config.frames):
             background = self._window(canvas, shifts[frame])
             for vertices, person_colours in others:          # behind the person, farthest first
-                other = self.renderer.render(vertices[frame], person_colours, intrinsics, None, light.direction,
-                                             light.ambient, light.diffuse)
+                other = self.renderer.render(vertices[frame], person_colours, intrinsics, None, light)
                 background = np.where(other.mask[..., None], other.rgb, background)
-            result = self.renderer.render(truth.vertices[frame], colours, intrinsics, None, light.direction,
-                                          light.ambient, light.diffuse)
+            result = self.renderer.render(truth.vertices[frame], colours, intrinsics, None, light)
             rgb = np.where(result.mask[..., None], result.rgb, background)
             if config.motion_blur and previous is not None:
                 rgb = _blur_person(rgb, result.mask, uv[frame] - uv[frame - 1])
@@ -237,8 +238,8 @@ class SequenceWriter:
         the person's alone. Returns (T, N, 3) camera-frame vertices and (N, 3) colours, farthest
         first. Their own random stream: the person's data are the same with or without them."""
         config = self.config
-        rng = self._own_stream(index, BACKGROUND_PEOPLE_STREAM)
-        if config.background_people_probability == 0 or rng.random() >= config.background_people_probability:
+        rng = self._drawn(index, BACKGROUND_PEOPLE_STREAM, config.background_people_probability)
+        if rng is None:
             return []
         rotation, shift = truth.camera.rotations, truth.camera.translations
         pelvis_world = rotation[0].T @ (truth.joints_smpl24[0, 0] - shift[0])
@@ -266,19 +267,24 @@ class SequenceWriter:
             return appearance.image_background(rng, Path(self.config.backgrounds), size, size)
         return appearance.procedural_background(rng, size, size)
 
-    def _own_stream(self, index: int, stream: int) -> np.random.Generator:
-        """The random stream of one optional scene element of sequence ``index``: switching the element
-        on or off leaves every other draw of the sequence (the person, the labels) as it was."""
-        return np.random.default_rng([self.config.seed, index, stream])
+    def _drawn(self, index: int, stream: int, probability: float) -> np.random.Generator | None:
+        """The random stream of one optional scene element of sequence ``index`` if the sequence
+        draws the element (with ``probability``), else None. Each element has a stream of its own:
+        switching it on or off leaves every other draw of the sequence (the person, the labels) as
+        it was."""
+        rng = np.random.default_rng([self.config.seed, index, stream])
+        return None if probability == 0 or rng.random() >= probability else rng
 
     def _clutter(self, index: int, canvas: np.ndarray) -> np.ndarray:
-        """The backdrop with clutter (``background_clutter_probability``, :func:`appearance.add_clutter`)
-        from its own random stream: the person's data are the same with or without it."""
-        probability = self.config.background_clutter_probability
-        rng = self._own_stream(index, CLUTTER_STREAM)
-        if probability == 0 or rng.random() >= probability:
-            return canvas
-        return appearance.add_clutter(rng, canvas)
+        """The backdrop with clutter (``background_clutter_probability``, :func:`appearance.add_clutter`)."""
+        rng = self._drawn(index, CLUTTER_STREAM, self.config.background_clutter_probability)
+        return canvas if rng is None else appearance.add_clutter(rng, canvas)
+
+    def _lighting(self, index: int, light: Lighting) -> Lighting:
+        """``light``, or varied lighting (``lighting_variation_probability``,
+        :func:`appearance.varied_lighting`) for the person and the people behind them alike."""
+        rng = self._drawn(index, LIGHTING_STREAM, self.config.lighting_variation_probability)
+        return light if rng is None else appearance.varied_lighting(rng)
 
     def _background_shifts(self, camera: CameraPath) -> np.ndarray:
         """(T, 2) pixel shift of the background as the camera turns (a distant backdrop)."""
