@@ -165,24 +165,28 @@ def test_a_failed_image_write_is_an_error_and_nothing_is_marked_done(tmp_path, m
     assert not [p for p in folder.rglob("*") if "partial" in p.name]
 
 
+def _without_and_with(folder, seed: int, frames: int, **element) -> dict:
+    """Two sequences made without (``folder/plain``) and with (``folder/with``) an optional scene
+    element; asserts that their labels are equal (the element's own random stream) and returns
+    the db rows."""
+    settings = dict(sequences=2, frames=frames, size=128, crop_size=64, seed=seed, occluder_probability=0.0)
+    plain = read_db(synthesize(SynthConfig(**settings), folder / "plain", progress=False))
+    other = read_db(synthesize(SynthConfig(**settings, **element), folder / "with", progress=False))
+    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
+        np.testing.assert_array_equal(plain[key], other[key], err_msg=key)
+    return plain
+
+
 def test_background_people_change_the_pixels_not_the_labels(tmp_path):
     """People behind the person: the same labels as without them (their own random stream),
     and other pixels around the person."""
     import cv2
 
-    from staf.data.db import read_db
-
-    settings = dict(sequences=2, frames=4, size=128, crop_size=64, seed=11, occluder_probability=0.0)
-    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
-    crowd = synthesize(SynthConfig(**settings, background_people_probability=1.0, max_background_people=2),
-                       tmp_path / "crowd", progress=False)
-    a, b = read_db(plain), read_db(crowd)
-    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
-        np.testing.assert_array_equal(a[key], b[key])
+    a = _without_and_with(tmp_path, 11, 4, background_people_probability=1.0, max_background_people=2)
     changed = []
     for name in a["img_name"]:
         first = cv2.imread(str(tmp_path / "plain" / name)).astype(int)
-        second = cv2.imread(str(tmp_path / "crowd" / name)).astype(int)
+        second = cv2.imread(str(tmp_path / "with" / name)).astype(int)
         changed.append((np.abs(first - second).sum(-1) > 60).mean())
     assert np.mean(changed) > 0.01                    # other people are drawn
 
@@ -192,13 +196,8 @@ def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
     fine detail (mean absolute Laplacian off the person's box)."""
     import cv2
 
-    settings = dict(sequences=2, frames=3, size=128, crop_size=64, seed=5, occluder_probability=0.0)
-    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
-    busy = synthesize(SynthConfig(**settings, background_clutter_probability=1.0), tmp_path / "busy", progress=False)
-    a, b = read_db(plain), read_db(busy)
-    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
-        np.testing.assert_array_equal(a[key], b[key])
-    detail = {"plain": [], "busy": []}
+    a = _without_and_with(tmp_path, 5, 3, background_clutter_probability=1.0)
+    detail = {"plain": [], "with": []}
     for name, box in zip(a["img_name"], a["bbox"]):
         images = {arm: cv2.imread(str(tmp_path / arm / name)) for arm in detail}
         off_person = np.ones(images["plain"].shape[:2], dtype=bool)
@@ -207,7 +206,7 @@ def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
         for arm, image in images.items():
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64)
             detail[arm].append(np.abs(cv2.Laplacian(grey, cv2.CV_64F))[off_person].mean())
-    assert np.mean(detail["busy"]) > 1.5 * np.mean(detail["plain"])
+    assert np.mean(detail["with"]) > 1.5 * np.mean(detail["plain"])
 
 
 def _quad_facing_the_camera():
@@ -279,15 +278,10 @@ def test_varied_lighting_changes_the_people_not_the_labels(tmp_path):
     other colours on the person."""
     import cv2
 
-    settings = dict(sequences=2, frames=3, size=128, crop_size=64, seed=9, occluder_probability=0.0)
-    plain = synthesize(SynthConfig(**settings), tmp_path / "plain", progress=False)
-    lit = synthesize(SynthConfig(**settings, lighting_variation_probability=1.0), tmp_path / "lit", progress=False)
-    a, b = read_db(plain), read_db(lit)
-    for key in ("joints3D", "joints2D", "pose", "shape", "bbox", "crop_box", "valid"):
-        np.testing.assert_array_equal(a[key], b[key])
+    a = _without_and_with(tmp_path, 9, 3, lighting_variation_probability=1.0)
     on_person, off_person = [], []
     for name, box in zip(a["img_name"], a["bbox"]):
-        first, second = (cv2.imread(str(tmp_path / arm / name)).astype(int) for arm in ("plain", "lit"))
+        first, second = (cv2.imread(str(tmp_path / arm / name)).astype(int) for arm in ("plain", "with"))
         difference = np.abs(first - second).sum(-1)
         (cx, cy), (w, h) = box[:2], box[2:]
         inside = np.zeros(difference.shape, dtype=bool)
