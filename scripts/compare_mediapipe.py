@@ -61,7 +61,7 @@ def staf_people(frames: np.ndarray):
 
 
 def compare(video: Path, count: int, python: str) -> dict:
-    from staf.inference.blazepose import box_iou
+    from staf.geometry.boxes import box_iou
 
     frames = sample_frames(video, count)
     with tempfile.TemporaryDirectory() as folder:

@@ -25,13 +25,9 @@ import torch
 from staf.body.joint_sets import LSP14_FROM_SPIN49, LSP14_HIPS
 from staf.data.db import read_db
 from staf.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
-from staf.inference.blazepose import box_iou
+from staf.geometry.boxes import box_iou, centre_size_to_corners
 from staf.inference.pipeline import DemoConfig, run_demo
 from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
-
-
-def corners(box: np.ndarray) -> np.ndarray:
-    return np.concatenate([box[:2] - box[2:] / 2, box[:2] + box[2:] / 2])
 
 
 def evaluate_sequence(folder: Path, rows: np.ndarray, data: dict, model, crop_rule, smooth: bool) -> dict:
@@ -43,7 +39,7 @@ def evaluate_sequence(folder: Path, rows: np.ndarray, data: dict, model, crop_ru
     covered = np.zeros(len(rows), bool)
     on_person = []
     for track in tracks.values():
-        ious = np.array([box_iou(corners(b), truth_boxes[f]) for b, f in zip(track["bboxes"], track["frame_ids"])])
+        ious = np.array([box_iou(centre_size_to_corners(b), truth_boxes[f]) for b, f in zip(track["bboxes"], track["frame_ids"])])
         covered[track["frame_ids"][ious >= 0.5]] = True
         on_person.append(np.mean(ious >= 0.5) >= 0.5)
     main = max(tracks.values(), key=lambda t: len(t["frame_ids"])) if tracks else None

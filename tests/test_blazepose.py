@@ -9,13 +9,13 @@ import pytest
 
 from staf.data.db import read_db
 from staf.data.synthetic import SynthConfig, synthesize
+from staf.geometry.boxes import box_iou
 from staf.inference.blazepose import (
     BlazePoseDetector,
     DetectorConfig,
     Roi,
     alignment_roi,
     body_box,
-    box_iou,
     refine_from_heatmap,
     roi_to_image,
     ssd_anchor_centres,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from staf.geometry.cameras import (
-    crop_cam_to_full_translation,
+    CropCamera,
     crop_cam_to_orig_cam,
     crop_perspective_project,
     crop_to_image_points,
@@ -49,8 +49,8 @@ def test_orig_cam_reproduces_the_crop_projection_in_the_image():
 
 
 def test_cliff_translation_hand_case():
-    translation = crop_cam_to_full_translation(
-        torch.tensor([[1.0, 0.1, -0.2]]), torch.tensor([[500.0, 500.0, 200.0]]), 1000, 1000, 1000.0)
+    translation = CropCamera().translation(
+        torch.tensor([[1.0, 0.1, -0.2]]), torch.tensor([[500.0, 500.0, 200.0]]), (1000, 1000), 1000.0)
     # tz = 2f / (s·size) = 10; a centred box adds no offset to the crop translation
     assert torch.allclose(translation, torch.tensor([[0.1, -0.2, 10.0]]))
 
@@ -63,7 +63,7 @@ def test_cliff_translation_matches_weak_perspective_on_the_body_plane():
     bbox = torch.tensor([[300, 200, 150], [900, 500, 300], [640, 360, 600], [100, 650, 120.0]], dtype=torch.float64)
     width, height = 1280, 720
     focal = default_focal_length(width, height)
-    translation = crop_cam_to_full_translation(cam, bbox, width, height, focal)
+    translation = CropCamera().translation(cam, bbox, (width, height), focal)
     centre = torch.tensor([width / 2, height / 2], dtype=torch.float64)
     full = perspective_project(points, translation, focal, centre)
     weak = crop_to_image_points(weak_perspective_project(points, cam), bbox)
@@ -121,7 +121,7 @@ def test_crop_points_to_camera_lands_on_the_crop_projection():
     """Several people, each seen by their own official crop camera, drawn by one pinhole camera:
     same pixels (float64), and the depth is CLIFF's tz for the body origin."""
     from staf.geometry.cameras import (
-        crop_cam_to_full_translation,
+        CropCamera,
         crop_perspective_project,
         crop_points_to_camera,
         crop_to_image_points,
@@ -138,5 +138,5 @@ def test_crop_points_to_camera_lands_on_the_crop_projection():
     pixels = perspective_project(shared, torch.zeros(3, 3, dtype=torch.float64), focal, principal)
     assert (pixels - expected).abs().max() < 1e-9
     origin = crop_points_to_camera(torch.zeros(3, 1, 3, dtype=torch.float64), cam, boxes, focal, principal)[:, 0]
-    cliff = crop_cam_to_full_translation(cam, boxes, 1280, 720, focal)
+    cliff = CropCamera().translation(cam, boxes, (1280, 720), focal)
     torch.testing.assert_close(origin[:, 2], cliff[:, 2], rtol=1e-9, atol=0)

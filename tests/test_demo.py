@@ -17,8 +17,9 @@ from staf.data.db import read_db
 from staf.data.synthetic import SynthConfig, synthesize
 from staf.geometry.cameras import crop_perspective_project, crop_to_image_points
 from staf.geometry.rotations import matrix_to_rot6d
-from staf.inference.blazepose import box_iou
-from staf.inference.pipeline import DemoConfig, smooth_prediction
+from staf.geometry.boxes import box_iou, centre_size_to_corners
+from staf.inference.smoothing import OneEuroConfig
+from staf.inference.stages.smooth import smooth_prediction
 from staf.inference.video import VideoSource
 from staf.models import STAFConfig, SequenceInput, build_model
 from staf.models.checkpoint import save_checkpoint
@@ -202,13 +203,10 @@ def test_detector_follows_one_person_without_identity_switch(scene, tmp_path):
         track = next(iter(tracks.values()))
         rows = np.flatnonzero(data["vid_name"] == sequence)
         truth = data["bbox"][rows][track["frame_ids"]]
-        ious = [box_iou(_corners(found), _corners(expected)) for found, expected in zip(track["bboxes"], truth)]
+        ious = [box_iou(centre_size_to_corners(found), centre_size_to_corners(expected))
+                for found, expected in zip(track["bboxes"], truth)]
         assert len(track["frame_ids"]) >= 0.95 * FRAMES
         assert np.mean(np.array(ious) >= 0.5) >= 0.95, ious
-
-
-def _corners(box: np.ndarray) -> np.ndarray:
-    return np.concatenate([box[:2] - box[2:] / 2, box[:2] + box[2:] / 2])
 
 
 def test_smoothing_lowers_jitter(scene, demo_run):
@@ -217,7 +215,7 @@ def test_smoothing_lowers_jitter(scene, demo_run):
     track = joblib.load(demo_run / "staf_output.pkl")[0]
     prediction = model.predict_body(matrix_to_rot6d(torch.as_tensor(track["rotmat"])).reshape(FRAMES, -1),
                                     torch.as_tensor(track["betas"]), torch.as_tensor(track["pred_cam"]))
-    smoothed = smooth_prediction(model, prediction, 30.0, DemoConfig(smooth=True))
+    smoothed = smooth_prediction(model, prediction, OneEuroConfig(fps=30.0))
     accel = lambda joints: np.linalg.norm(np.diff(joints.numpy(), 2, axis=0), axis=-1).mean()  # noqa: E731
     assert accel(smoothed.joints) < 0.6 * accel(prediction.joints)
     identity = smoothed.rotmat.transpose(-1, -2) @ smoothed.rotmat

@@ -254,7 +254,7 @@ def test_camera_points_put_the_mesh_where_the_cliff_camera_does(body):
     points = torch.randn(3, 15, 3, generator=generator) * 0.4
     cam = torch.tensor([[0.9, 0.1, -0.2], [1.1, 0.0, 0.1], [0.7, 0.05, 0.0]])
     principal = torch.tensor([319.5, 179.5])
-    shared = model.camera_points(points, cam, geo.boxes, 700.0, (640, 360), principal)
+    shared = model.camera.camera_points(points, cam, geo.boxes, 700.0, (640, 360), principal)
     pixels = 700.0 * shared[..., :2] / shared[..., 2:] + principal
     expected = crop_to_image_points(cliff_crop_project(points, cam, geo.boxes, geo.image_size, geo.focal_length), geo.boxes)
     assert (pixels - expected).abs().max() < 1e-3

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from staf.errors import InvalidInputError
-from staf.inference.tracking import TrackerConfig, iou_matrix, track_boxes
+from staf.geometry.boxes import iou_matrix
+from staf.inference.tracking import TrackerConfig, track_boxes
 
 
 def box(cx, cy, w=40.0, h=100.0):

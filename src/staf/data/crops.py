@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
+from staf.geometry.boxes import corners_to_centre_size, square_box
 
 DB_CROP_SCALE = 1.3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,11 +44,9 @@ class CropRule:
         """(…, 4) boxes (cx, cy, w, h) → (…, 3) squares (cx, cy, side)."""
         return square_box(bbox, self.scale)
 
-
-def square_box(bbox: np.ndarray, scale: float = DB_CROP_SCALE) -> np.ndarray:
-    """(…, 4) boxes (cx, cy, w, h) → (…, 3) squares (cx, cy, size)."""
-    bbox = np.asarray(bbox, dtype=np.float64)
-    return np.concatenate([bbox[..., :2], np.maximum(bbox[..., 2:3], bbox[..., 3:4]) * scale], axis=-1)
+    def squares_of_corners(self, boxes: np.ndarray) -> np.ndarray:
+        """(…, 4) boxes (x1, y1, x2, y2) → (…, 3) squares (cx, cy, side)."""
+        return square_box(corners_to_centre_size(boxes), self.scale)
 
 
 def crop(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:

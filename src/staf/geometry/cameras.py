@@ -21,6 +21,8 @@ Conventions (STAF §III-A; the reference sheet):
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 
@@ -114,24 +116,6 @@ def default_focal_length(image_width: float, image_height: float) -> float:
     return float((image_width**2 + image_height**2) ** 0.5)
 
 
-def crop_cam_to_full_translation(
-    cam: torch.Tensor, bbox: torch.Tensor, image_width: float, image_height: float, focal_length: float
-) -> torch.Tensor:
-    """CLIFF's crop-to-full camera: (B, 3) [s, tx, ty] and boxes (B, 3) [cx, cy, size] → (B, 3)
-    translation [tx, ty, tz] for a full-perspective camera with ``focal_length`` at the image
-    centre.
-
-    The depth is ``tz = 2 f / (s · size)``, so points on the plane z = 0 of the body project
-    exactly where the weak-perspective crop camera puts them.
-    """
-    cx, cy, size = bbox.unbind(-1)
-    scaled = cam[:, 0] * size
-    tz = 2.0 * focal_length / scaled
-    tx = 2.0 * (cx - image_width / 2.0) / scaled + cam[:, 1]
-    ty = 2.0 * (cy - image_height / 2.0) / scaled + cam[:, 2]
-    return torch.stack([tx, ty, tz], dim=-1)
-
-
 def perspective_project(
     points: torch.Tensor, translation: torch.Tensor, focal_length: float | torch.Tensor,
     principal_point: torch.Tensor,
@@ -166,8 +150,10 @@ def cliff_translation(cam: torch.Tensor, boxes: torch.Tensor, image_size: torch.
                       focal_length: torch.Tensor) -> torch.Tensor:
     """TAR eq. 5's ``t^full``: crop cameras (B, 3) ``[s, tx, ty]`` with per-sample boxes (B, 3),
     image sizes (B, 2) and focal lengths (B,) → (B, 3) translations in the full-image camera
-    (principal point at the image centre). The batched form of
-    :func:`crop_cam_to_full_translation`: ``tz = 2 f / (s · size)``, ``tx + 2 (cx − W/2) / (s · size)``."""
+    (principal point at the image centre): ``tz = 2 f / (s · size)``, ``tx + 2 (cx − W/2) / (s · size)``,
+    so points on the body's plane z = 0 project exactly where the weak-perspective crop camera
+    puts them. The one translation formula of staf (training, TAR's camera, the demo's
+    ``transl``, the overlay)."""
     scaled = cam[:, 0] * boxes[:, 2]
     centre = boxes[:, :2] - image_size / 2.0
     return torch.stack([cam[:, 1] + 2.0 * centre[:, 0] / scaled, cam[:, 2] + 2.0 * centre[:, 1] / scaled,
@@ -183,3 +169,54 @@ def cliff_crop_project(points: torch.Tensor, cam: torch.Tensor, boxes: torch.Ten
     translation = cliff_translation(cam, boxes, image_size, focal_length)
     pixels = perspective_project(points, translation, focal_length, image_size / 2.0)
     return image_to_crop_points(pixels, boxes)
+
+
+# --------------------------------------------------------------------------- typed cameras
+
+
+def _frame_tensors(count: int, image_size: tuple[int, int], focal_length: float, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(count, 2) image sizes and (count,) focal lengths of frames of one video."""
+    size = torch.tensor([list(image_size)], dtype=dtype).expand(count, 2)
+    return size, torch.full((count,), float(focal_length), dtype=dtype)
+
+
+class CropCamera:
+    """How a model's crop camera ``[s, tx, ty]`` places a body in the full image.
+
+    :meth:`translation` is CLIFF's rigid translation (:func:`cliff_translation`: exact on the
+    body's plane z = 0), what the demo exports as ``transl``; :meth:`camera_points` puts the body's
+    points in one shared pinhole camera exactly where this camera projects them (the overlay
+    draws every person in it). This class is the official perspective crop camera (STAF, the
+    mean pose): :func:`crop_points_to_camera`. Models name theirs as ``camera``.
+    """
+
+    name: ClassVar[str] = "crop"
+
+    def translation(self, cam: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int, int],
+                    focal_length: float) -> torch.Tensor:
+        """(N, 3) crop cameras and (N, 3) squares [cx, cy, size] of frames ``image_size`` (W, H)
+        → (N, 3) translations in the full-image camera (principal point at the image centre)."""
+        size, focal = _frame_tensors(len(cam), image_size, focal_length, cam.dtype)
+        return cliff_translation(cam, boxes.to(cam.dtype), size, focal)
+
+    def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
+                      image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
+        """Body points (N, V, 3) of crops ``boxes`` (N, 3) with cameras ``cam`` (N, 3) → the same
+        points in a pinhole camera of ``focal_length`` px at ``principal_point`` (2,), landing on the
+        pixels this camera projects them to."""
+        return crop_points_to_camera(points, cam, boxes, focal_length, principal_point)
+
+
+class CliffCamera(CropCamera):
+    """CLIFF's full-image camera (TAR eqs. 5–6): the body at :meth:`translation` seen by a pinhole
+    of the frame's focal length at the image centre; :meth:`camera_points` moves that view to
+    another principal point (the same rays)."""
+
+    name: ClassVar[str] = "cliff"
+
+    def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
+                      image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
+        size, _ = _frame_tensors(len(points), image_size, focal_length, points.dtype)
+        shifted = points + self.translation(cam, boxes.to(points.dtype), image_size, focal_length)[:, None]
+        offset = (size[:, None] / 2.0 - principal_point.to(points.dtype).reshape(1, 1, 2)) / float(focal_length)
+        return torch.cat([shifted[..., :2] + shifted[..., 2:3] * offset, shifted[..., 2:3]], dim=-1)

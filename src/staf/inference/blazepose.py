@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from staf.errors import MissingAssetError, StafError
+from staf.geometry.boxes import iou_matrix
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
@@ -72,6 +73,8 @@ class DetectorConfig:
         box_scale, box_lift: landmark extent → body box (see the module docstring).
         refine: move each landmark to the confidence-weighted mean of its heatmap around it
             (MediaPipe's RefineLandmarksFromHeatmap step).
+        masks: also keep each person's segmentation mask (the landmark model's 256×256 output,
+            in the coordinates of the person's ROI).
     """
 
     min_score: float = 0.5
@@ -84,6 +87,7 @@ class DetectorConfig:
     box_scale: float = 1.10
     box_lift: float = 0.022
     refine: bool = True
+    masks: bool = False
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
@@ -120,12 +124,20 @@ class Person:
         keypoints: (33, 3) x, y pixels and visibility in [0, 1] (BlazePose order).
         score: pose presence in [0, 1].
         next_roi: where to look for this person in the next frame.
+        world_landmarks: (33, 3) metric landmarks (metres, origin between the hips, x right,
+            y down, z away from the camera as the image's axes), turned back by the ROI's
+            rotation as MediaPipe's WorldLandmarkProjectionCalculator does.
+        roi: the region the landmarks were found in.
+        mask: (256, 256) float32 person probability in ``roi``'s crop (with ``masks``), else None.
     """
 
     box: np.ndarray
     keypoints: np.ndarray
     score: float
     next_roi: Roi | None = None
+    world_landmarks: np.ndarray | None = None
+    roi: Roi | None = None
+    mask: np.ndarray | None = None
 
 
 def model_path(name: str) -> Path:
@@ -208,15 +220,6 @@ def body_box(landmarks: np.ndarray, scale: float, lift: float) -> np.ndarray:
     return np.concatenate([centre - half, centre + half])
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two (4,) boxes x1, y1, x2, y2."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float):
     """MediaPipe's WEIGHTED non-maximum suppression.
 
@@ -225,10 +228,11 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     score-weighted mean, its score stays the best. Returns lists (boxes, keypoints, scores).
     """
     order = list(np.argsort(-scores))
+    overlaps = iou_matrix(boxes, boxes)
     kept = []
     while order:
         best = order[0]
-        overlapping = [i for i in order if box_iou(boxes[best], boxes[i]) > iou]
+        overlapping = [i for i in order if overlaps[best, i] > iou]
         weights = scores[overlapping] / scores[overlapping].sum()
         kept.append((weights @ boxes[overlapping], np.tensordot(weights, keypoints[overlapping], axes=1),
                      float(scores[best])))
@@ -262,6 +266,15 @@ def refine_from_heatmap(normalised: np.ndarray, heatmaps: np.ndarray, kernel: in
     return refined
 
 
+def world_landmarks(raw: np.ndarray, roi: Roi) -> np.ndarray:
+    """The landmark model's 117 world values (39 × 3, metres, in the ROI's rotated frame) → the
+    (33, 3) body landmarks with x and y turned back by the ROI's rotation (z unchanged)."""
+    points = np.asarray(raw, np.float64).reshape(39, 3)[:NUM_BODY_LANDMARKS].copy()
+    cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
+    points[:, :2] = points[:, :2] @ np.array([[cos, -sin], [sin, cos]]).T
+    return points
+
+
 def _sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(values, np.float64), -100.0, 100.0)))
 
@@ -291,9 +304,9 @@ class BlazePoseDetector:
     def __call__(self, image: np.ndarray) -> list[Person]:
         """(H, W, 3) uint8 RGB → people, highest presence first."""
         rois = list(self.followed) if self.config.follow else []
-        followed_bounds = [roi.bounds() for roi in rois]
+        followed_bounds = np.array([roi.bounds() for roi in rois]).reshape(-1, 4)
         for roi in self.detect(image):
-            if all(box_iou(roi.bounds(), bounds) <= self.config.duplicate_iou for bounds in followed_bounds):
+            if (iou_matrix(roi.bounds(), followed_bounds) <= self.config.duplicate_iou).all():
                 rois.append(roi)
         people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
         people = self._deduplicate(people)[: self.config.max_people]
@@ -340,7 +353,9 @@ class BlazePoseDetector:
         body = points[:NUM_BODY_LANDMARKS]
         keypoints = np.concatenate([body, _sigmoid(raw[:NUM_BODY_LANDMARKS, 3:4])], axis=1)
         box = body_box(body, self.config.box_scale, self.config.box_lift)
-        return Person(box=box, keypoints=keypoints, score=presence, next_roi=alignment_roi(points[33], points[34]))
+        mask = _sigmoid(outputs[2][0, :, :, 0]).astype(np.float32) if self.config.masks else None
+        return Person(box=box, keypoints=keypoints, score=presence, next_roi=alignment_roi(points[33], points[34]),
+                      world_landmarks=world_landmarks(outputs[4], roi), roi=roi, mask=mask)
 
     def _run(self, interpreter, tensor: np.ndarray) -> list[np.ndarray]:
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor[None])
@@ -349,8 +364,9 @@ class BlazePoseDetector:
 
     def _deduplicate(self, people: list[Person]) -> list[Person]:
         people = sorted(people, key=lambda person: -person.score)
-        kept: list[Person] = []
-        for person in people:
-            if all(box_iou(person.box, other.box) <= self.config.duplicate_iou for other in kept):
-                kept.append(person)
-        return kept
+        overlaps = iou_matrix(np.array([person.box for person in people]), np.array([person.box for person in people]))
+        kept: list[int] = []
+        for index in range(len(people)):
+            if all(overlaps[index, other] <= self.config.duplicate_iou for other in kept):
+                kept.append(index)
+        return [people[index] for index in kept]

@@ -1,6 +1,6 @@
 """Files other tools read, written from per-track results (``staf demo`` step 7).
 
-- :func:`write_results`: ``staf_output.pkl`` (joblib, the layout VIBE/TCMR/STAF demos write: a
+- :func:`write_results` (:func:`write_pkl`, :func:`write_npz`): ``staf_output.pkl`` (joblib, the layout VIBE/TCMR/STAF demos write: a
   dict keyed by track id, each a dict of per-frame arrays ``pred_cam``, ``orig_cam``, ``verts``,
   ``pose``, ``betas``, ``joints3d``, ``joints2d``, ``bboxes``, ``frame_ids``; further per-frame
   arrays a caller adds are kept) and the same as ``staf_output.npz`` (keys ``track{ID}/{key}``;
@@ -8,7 +8,10 @@
 - :func:`write_bvh`: the 24-joint SMPL skeleton of one track as BVH (offsets from the track's
   rest joints, root translation, ZXY Euler angles per joint in degrees, centimetres, Y up).
 
-Every file is written to a temporary name in its folder and renamed when complete.
+- :func:`write_glb`: one track as an animated skinned glTF binary.
+
+Every file is written to a temporary name in its folder and renamed when complete. Which of
+them ``staf demo`` writes, and from what, is :mod:`staf.inference.exporters`.
 """
 
 from __future__ import annotations
@@ -30,9 +33,27 @@ BVH_UNITS_PER_METRE = 100.0
 
 def write_results(folder: str | Path, tracks: dict[int, dict[str, np.ndarray]]) -> list[Path]:
     """``staf_output.pkl`` and ``staf_output.npz`` in ``folder``; returns their paths."""
+    folder = Path(folder)
+    return [write_pkl(folder / "staf_output.pkl", tracks), write_npz(folder / "staf_output.npz", tracks)]
+
+
+def write_pkl(path: str | Path, tracks: dict[int, dict[str, np.ndarray]]) -> Path:
+    """The tracks' per-frame arrays as joblib's pickle, the layout of VIBE's demo output."""
     import joblib
 
-    folder = Path(folder)
+    plain = _checked(tracks)
+    return atomic_write(Path(path), lambda handle: joblib.dump(plain, handle))
+
+
+def write_npz(path: str | Path, tracks: dict[int, dict[str, np.ndarray]]) -> Path:
+    """The tracks' per-frame arrays as a compressed npz, keys ``track{ID}/{key}`` (no pickle)."""
+    flat = {f"track{t}/{key}": value for t, track in _checked(tracks).items() for key, value in track.items()}
+    return atomic_write(Path(path), lambda handle: np.savez_compressed(handle, **flat))
+
+
+def _checked(tracks: dict[int, dict[str, np.ndarray]]) -> dict[int, dict[str, np.ndarray]]:
+    """The tracks as plain numpy, refused when a key of :data:`RESULT_KEYS` is missing or the
+    per-frame arrays differ in length."""
     for track_id, track in tracks.items():
         missing = [key for key in RESULT_KEYS if key not in track]
         if missing:
@@ -40,12 +61,7 @@ def write_results(folder: str | Path, tracks: dict[int, dict[str, np.ndarray]]) 
         lengths = {key: len(value) for key, value in track.items()}
         if len(set(lengths.values())) != 1:
             raise InvalidInputError(f"track {track_id}: per-frame arrays differ in length: {lengths}")
-    plain = {int(t): {key: np.asarray(value) for key, value in track.items()} for t, track in tracks.items()}
-    pkl, npz = folder / "staf_output.pkl", folder / "staf_output.npz"
-    atomic_write(pkl, lambda handle: joblib.dump(plain, handle))
-    flat = {f"track{t}/{key}": value for t, track in plain.items() for key, value in track.items()}
-    atomic_write(npz, lambda handle: np.savez_compressed(handle, **flat))
-    return [pkl, npz]
+    return {int(t): {key: np.asarray(value) for key, value in track.items()} for t, track in tracks.items()}
 
 
 def write_bvh(path: str | Path, rest_joints: np.ndarray, rotations: np.ndarray, translation: np.ndarray,
@@ -111,11 +127,17 @@ def _hierarchy(joint: int, rest: np.ndarray, depth: int) -> list[str]:
 
 def rest_joints_of(body, betas: torch.Tensor) -> np.ndarray:
     """(24, 3) joints of ``body`` at θ = 0 with shape ``betas`` (K,), metres."""
+    return rest_body(body, betas)[1]
+
+
+def rest_body(body, betas: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The (V, 3) float32 mesh and (24, 3) float64 joints of ``body`` at θ = 0 with shape
+    ``betas`` (K,), metres (one run of the body model)."""
     template = body.v_template
     with torch.no_grad():
         out = body(torch.zeros(1, 72, dtype=template.dtype, device=template.device),
                    betas.reshape(1, -1).to(template))
-    return out.joints[0].double().cpu().numpy()
+    return out.vertices[0].cpu().numpy(), out.joints[0].double().cpu().numpy()
 
 
 def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray, rest_joints: np.ndarray,

@@ -24,12 +24,29 @@ NUM_KEYPOINTS = 33
 
 @dataclasses.dataclass
 class FramePeople:
-    """People in one frame: ``boxes`` (K, 4) x1 y1 x2 y2, ``keypoints`` (K, 33, 3) x, y,
-    visibility (NaN when the boxes came from a file), ``scores`` (K,)."""
+    """People in one frame, as a :class:`~staf.inference.detectors.Detector` finds them.
+
+    Attributes:
+        boxes: (K, 4) x1 y1 x2 y2 pixels.
+        keypoints: (K, 33, 3) BlazePose's image keypoints x, y pixels and visibility (NaN when the
+            boxes came from a file).
+        scores: (K,) presence in [0, 1] (1 for a box file).
+        world_landmarks: (K, 33, 3) BlazePose's metric landmarks, metres (NaN from a box file).
+        masks: per person a (256, 256) person probability in their ROI's crop, or None (not asked).
+    """
 
     boxes: np.ndarray
     keypoints: np.ndarray
     scores: np.ndarray
+    world_landmarks: np.ndarray | None = None
+    masks: list | None = None
+
+    def __post_init__(self) -> None:
+        if self.world_landmarks is None:
+            self.world_landmarks = np.full((len(self.boxes), NUM_KEYPOINTS, 3), np.nan)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
 
     @staticmethod
     def empty() -> "FramePeople":
@@ -40,8 +57,11 @@ class FramePeople:
         """From :class:`staf.inference.blazepose.Person` objects."""
         if not people:
             return FramePeople.empty()
+        masks = [p.mask for p in people] if any(p.mask is not None for p in people) else None
+        world = np.stack([p.world_landmarks if p.world_landmarks is not None else np.full((NUM_KEYPOINTS, 3), np.nan)
+                          for p in people])
         return FramePeople(np.stack([p.box for p in people]), np.stack([p.keypoints for p in people]),
-                           np.array([p.score for p in people]))
+                           np.array([p.score for p in people]), world, masks)
 
     @staticmethod
     def from_boxes(boxes: np.ndarray) -> "FramePeople":

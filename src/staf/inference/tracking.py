@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from staf.errors import InvalidInputError
+from staf.geometry.boxes import centre_size_to_corners, corners_to_centre_size, iou_matrix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,23 +48,14 @@ class TrackerConfig:
 @dataclasses.dataclass
 class Track:
     """One person: ``frames`` (N,) frame indices in order, ``boxes`` (N, 4) x1 y1 x2 y2,
-    ``detected`` (N,) False where the box was interpolated across a gap."""
+    ``detected`` (N,) False where the box was interpolated across a gap, ``detections`` (N,) the
+    index of the matched detection among its frame's detections (-1 where interpolated)."""
 
     track_id: int
     frames: np.ndarray
     boxes: np.ndarray
     detected: np.ndarray
-
-
-def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """(A, 4) and (B, 4) boxes → (A, B) intersection over union."""
-    a, b = np.asarray(boxes_a, float)[:, None], np.asarray(boxes_b, float)[None]
-    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = width * height
-    area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    detections: np.ndarray
 
 
 class BoxKalman:
@@ -74,7 +66,7 @@ class BoxKalman:
         self.transition[:4, 4:] = np.eye(4)
         self.observe = np.eye(4, 8)
         size = max(box[2] - box[0], box[3] - box[1], 1.0)
-        self.state = np.concatenate([_centre_size(box), np.zeros(4)])
+        self.state = np.concatenate([corners_to_centre_size(box), np.zeros(4)])
         self.covariance = np.diag([(0.1 * size) ** 2] * 4 + [(0.5 * size) ** 2] * 4)
         self.size = size
 
@@ -84,12 +76,12 @@ class BoxKalman:
         self.state = self.transition @ self.state
         self.state[2:4] = np.maximum(self.state[2:4], 1.0)
         self.covariance = self.transition @ self.covariance @ self.transition.T + process
-        return _corners(self.state[:4])
+        return centre_size_to_corners(self.state[:4])
 
     def update(self, box: np.ndarray) -> None:
         """Correct with a detected box (4,) x1 y1 x2 y2."""
         noise = np.eye(4) * (0.05 * self.size) ** 2
-        innovation = _centre_size(box) - self.observe @ self.state
+        innovation = corners_to_centre_size(box) - self.observe @ self.state
         gain_base = self.observe @ self.covariance @ self.observe.T + noise
         gain = self.covariance @ self.observe.T @ np.linalg.inv(gain_base)
         self.state = self.state + gain @ innovation
@@ -103,6 +95,7 @@ class _Live:
     filter: BoxKalman
     frames: list[int]
     boxes: list[np.ndarray]
+    detections: list[int]
     hits: int = 1
     since_seen: int = 0
     confirmed: bool = False
@@ -124,6 +117,7 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
             track.filter.update(boxes[box_index])
             track.frames.append(frame)
             track.boxes.append(boxes[box_index])
+            track.detections.append(box_index)
             track.hits, track.since_seen = track.hits + 1, 0
             track.confirmed = track.confirmed or track.hits >= config.min_hits
         for track_index in unmatched_tracks:
@@ -131,7 +125,7 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
             if not live[track_index].confirmed:
                 live[track_index].hits = 0          # a tentative track must be matched every frame
         for box_index in unmatched_boxes:
-            live.append(_Live(next_id, BoxKalman(boxes[box_index]), [frame], [boxes[box_index]],
+            live.append(_Live(next_id, BoxKalman(boxes[box_index]), [frame], [boxes[box_index]], [box_index],
                               confirmed=config.min_hits <= 1))
             next_id += 1
         ended = [t for t in live if t.since_seen > config.max_age or (not t.confirmed and t.hits == 0)]
@@ -162,19 +156,21 @@ def _finish(track: _Live, max_gap: int) -> Track:
     """The track's detected boxes with every gap of at most ``max_gap`` frames filled by linear
     interpolation (longer gaps stay gaps: no box is invented across them)."""
     frames, boxes = np.array(track.frames), np.array(track.boxes, dtype=float)
-    out_frames, out_boxes, detected = [frames[0]], [boxes[0]], [True]
-    for (f0, b0), (f1, b1) in zip(zip(frames[:-1], boxes[:-1]), zip(frames[1:], boxes[1:])):
+    out_frames, out_boxes, indices = [frames[0]], [boxes[0]], [track.detections[0]]
+    for (f0, b0), (f1, b1), index in zip(zip(frames[:-1], boxes[:-1]), zip(frames[1:], boxes[1:]),
+                                         track.detections[1:]):
         gap = f1 - f0 - 1
         if 0 < gap <= max_gap:
             for step in range(1, gap + 1):
                 weight = step / (gap + 1)
                 out_frames.append(f0 + step)
                 out_boxes.append((1 - weight) * b0 + weight * b1)
-                detected.append(False)
+                indices.append(-1)
         out_frames.append(f1)
         out_boxes.append(b1)
-        detected.append(True)
-    return Track(track.track_id, np.array(out_frames), np.array(out_boxes), np.array(detected))
+        indices.append(index)
+    indices = np.array(indices, np.int64)
+    return Track(track.track_id, np.array(out_frames), np.array(out_boxes), indices >= 0, indices)
 
 
 def _check_boxes(boxes, frame: int) -> np.ndarray:
@@ -184,12 +180,3 @@ def _check_boxes(boxes, frame: int) -> np.ndarray:
     if (boxes[:, 2] <= boxes[:, 0]).any() or (boxes[:, 3] <= boxes[:, 1]).any():
         raise InvalidInputError(f"frame {frame}: a detection box has zero or negative size (boxes are x1 y1 x2 y2)")
     return boxes
-
-
-def _centre_size(box: np.ndarray) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]], float)
-
-
-def _corners(centre_size: np.ndarray) -> np.ndarray:
-    cx, cy, w, h = centre_size
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])

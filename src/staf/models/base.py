@@ -26,7 +26,7 @@ from torch import nn
 
 from staf.body import BodyModel
 from staf.errors import InvalidInputError, StafError
-from staf.geometry.cameras import crop_perspective_project, crop_points_to_camera
+from staf.geometry.cameras import CropCamera, crop_perspective_project
 from staf.geometry.rotations import matrix_to_axis_angle, rot6d_to_matrix
 
 
@@ -171,6 +171,8 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    #: how the crop camera places the body in the full image (the demo's ``transl`` and overlay)
+    camera: ClassVar[CropCamera] = CropCamera()
 
     def __init__(self, config: Any, body: BodyModel) -> None:
         super().__init__()
@@ -273,13 +275,6 @@ class MeshRecoveryModel(nn.Module, abc.ABC):
         self.register_buffer("init_pose", body.mean_pose_6d.detach().clone().float())
         self.register_buffer("init_shape", body.mean_shape.detach().clone().float())
         self.register_buffer("init_cam", body.mean_cam.detach().clone().float())
-
-    def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
-                      image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
-        """Body points (N, V, 3) of crops ``boxes`` (N, 3) with cameras ``cam`` (N, 3) in one
-        shared pinhole camera (``focal_length`` px, ``principal_point`` (2,)) that projects them
-        to the pixels this model's camera does (the video overlay draws every person in it)."""
-        return crop_points_to_camera(points, cam, boxes, focal_length, principal_point)
 
     # --------------------------------------------------------------- other code bases
 

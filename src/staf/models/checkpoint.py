@@ -9,7 +9,10 @@ A staf checkpoint is a ``torch.save`` dict of plain data and tensors (read back 
 
 ``model`` is the registry name (checkpoints written before the registry say ``"STAF"``, read as
 ``staf``); ``crop`` the crop rule the model was trained with (:mod:`staf.data.crops`). The
-authors' STAF files are converted by :mod:`staf.models.staf.official`.
+authors' STAF files are converted by :mod:`staf.models.staf.official`; reading torch files safely
+and strict state-dict loading live in :mod:`staf.models.files`, models are built by name through
+:mod:`staf.models.registry`, and :func:`staf.models.load` turns a user's model choice into a
+ready model.
 """
 
 from __future__ import annotations
@@ -24,62 +27,13 @@ import staf
 from staf.body import BodyModel
 from staf.config import from_dict
 from staf.data.crops import CropRule
-from staf.errors import MalformedFileError, MissingAssetError, StafError
+from staf.errors import MalformedFileError, StafError
 from staf.io import atomic_write
 from staf.models.base import MeshRecoveryModel
+from staf.models.files import load_state_dict_strict, read_torch_file
+from staf.models.registry import model_class
 
 FORMAT = "staf-checkpoint"
-
-
-def read_torch_file(path: str | Path, what: str) -> Any:
-    """``torch.load(..., weights_only=True)`` with clear errors for missing, damaged or unsafe files."""
-    import pickle
-    import warnings
-    import zipfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise MissingAssetError(f"{what} {path} does not exist")
-    if path.stat().st_size == 0:
-        raise MalformedFileError(f"{path}: empty file (0 bytes), not a {what}")
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic != b"PK" and magic[:1] != b"\x80":       # torch zip archive, or a legacy pickle
-        raise MalformedFileError(f"{path}: not a torch file (neither a torch zip archive nor a pickle); give the "
-                                 f"{what} written by 'staf train' or 'staf convert'")
-    try:
-        with warnings.catch_warnings():       # torch's advice to "file an issue" is not for staf's users
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = str(exc).split("Unsupported global:", 1)[-1].split(".", 1)[0].strip() if "Unsupported global" in str(exc) else ""
-        asks = f" (it asks for {found.split()[-1]})" if found else ""
-        raise MalformedFileError(
-            f"{path}: refused: it holds Python objects other than tensors and plain data{asks}, which no {what} "
-            "needs. staf loads files with weights_only=True and never runs code from a file; re-save the file's "
-            "tensors with torch.save(state_dict) if you trust it") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        reason = "truncated or damaged" if any(word in str(exc) for word in ("central directory", "EOF", "truncated",
-                                                                              "failed finding")) else "not a torch file"
-        raise MalformedFileError(f"{path}: cannot be read as a {what} ({reason}); give the file written by "
-                                 "'staf train' or 'staf convert'") from None
-
-
-def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` that names every missing, unexpected or mis-shaped key."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    shapes = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state_dict)) if own[k].shape != state_dict[k].shape]
-    if missing or unexpected or shapes:
-        lines = [f"{source} does not fit this model:"]
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
-            if items:
-                shown = ", ".join(items[:12]) + (f", … ({len(items)} in all)" if len(items) > 12 else "")
-                lines.append(f"  {title}: {shown}")
-        raise StafError("\n".join(lines))
-    model.load_state_dict(state_dict, strict=True)
 
 
 def save_checkpoint(path: str | Path, model: MeshRecoveryModel, extra: dict[str, Any] | None = None,
@@ -124,8 +78,6 @@ def load_checkpoint(path: str | Path, body: BodyModel | None = None, device: tor
     if missing or not isinstance(payload.get("config"), dict) or not (packed or isinstance(payload.get("state_dict"), dict)):
         raise MalformedFileError(f"{path}: a staf checkpoint without {', '.join(missing) or 'a valid config or state_dict'}"
                                  " (hand-edited or damaged); use the file 'staf train' or 'staf convert' wrote")
-    from staf.models.registry import model_class
-
     cls = model_class(str(payload.get("model")))
     expected = payload.get("body_model", {})
     if body is None:

@@ -13,6 +13,7 @@ import torch
 from staf.body import BodyModel
 from staf.errors import StafError
 from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput
+from staf.models.registry import register
 
 
 @dataclasses.dataclass
@@ -23,6 +24,7 @@ class MeanPoseConfig:
     image_size: int = 64
 
 
+@register
 class MeanPose(MeshRecoveryModel):
     """Predicts the body model's mean parameters for every frame."""
 

@@ -20,20 +20,20 @@ _ALIASES = {"STAF": "staf"}
 
 
 def register(cls: type[MeshRecoveryModel]) -> type[MeshRecoveryModel]:
-    """Add a model class under its ``name`` (usable as a class decorator)."""
+    """Class decorator: add a model class under its ``name`` (``@register`` above ``class X``)."""
     _MODELS[cls.name] = cls
     return cls
 
 
-def _builtin() -> dict[str, type[MeshRecoveryModel]]:
-    if "staf" not in _MODELS:
-        from staf.models.mean_pose import MeanPose
-        from staf.models.staf import STAF
-        from staf.models.tar import TAR
+#: modules whose classes register themselves when imported (the built-in models)
+BUILTIN_MODULES = ("staf.models.staf", "staf.models.tar", "staf.models.mean_pose")
 
-        register(STAF)
-        register(TAR)
-        register(MeanPose)
+
+def _builtin() -> dict[str, type[MeshRecoveryModel]]:
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
     return _MODELS
 
 

@@ -34,7 +34,8 @@ from staf.errors import StafError
 from staf.models.backbone import resolve_precision
 from staf.evaluation import metrics
 from staf.models.base import BodyPrediction, MeshRecoveryModel, SequenceInput, StageRecipe
-from staf.models.checkpoint import load_state_dict_strict, read_torch_file, save_checkpoint
+from staf.models.checkpoint import save_checkpoint
+from staf.models.files import load_state_dict_strict, read_torch_file
 from staf.models.registry import build_model, model_class
 from staf.training import augment
 from staf.training.config import StageConfig, TrainConfig

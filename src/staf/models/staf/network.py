@@ -29,6 +29,7 @@ from staf.geometry.rotations import rot6d_to_matrix
 from staf.models.staf.apm import average_pool_target
 from staf.models.backbone import PRECISIONS, ResNetEncoder
 from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe
+from staf.models.registry import register
 from staf.models.staf.decoder import FeaturePyramidDecoder
 from staf.models.staf.regressor import IEFRegressor
 from staf.models.staf.safm import SAFM, check_power_of_three
@@ -129,6 +130,7 @@ class STAFOutput(ModelOutput):
         return self.stage1, self.stage2, self.stage3
 
 
+@register
 class STAF(MeshRecoveryModel):
     """The STAF network. The body model is built once by the caller and shared.
 

@@ -16,7 +16,7 @@ import torch
 
 from staf.body import BodyModel
 from staf.errors import MalformedFileError, StafError
-from staf.models.checkpoint import load_state_dict_strict, read_torch_file
+from staf.models.files import load_state_dict_strict, read_torch_file
 from staf.models.staf.network import STAF, STAFConfig
 from staf.models.staf.sampling import grid_points
 

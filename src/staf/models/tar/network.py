@@ -34,10 +34,11 @@ from torch import nn
 from staf.body import BodyModel
 from staf.config import check_number
 from staf.errors import InvalidInputError, StafError
-from staf.geometry.cameras import cliff_bbox_info, cliff_crop_project, cliff_translation
+from staf.geometry.cameras import CliffCamera, cliff_bbox_info, cliff_crop_project
 from staf.geometry.rotations import rot6d_to_matrix
 from staf.models.backbone import ARCHITECTURES, ResNetEncoder
 from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe, window_indices
+from staf.models.registry import register
 from staf.models.tar.gte import GlobalTemporalEncoder
 from staf.models.tar.local_features import LocalFeatureHead
 from staf.models.tar.lte import LocalTemporalEncoder
@@ -139,11 +140,13 @@ class TARConfig:
         return self.seq_len // 2
 
 
+@register
 class TAR(MeshRecoveryModel):
     """The TAR network; the body model is built once by the caller and shared."""
 
     name = "tar"
     config_class = TARConfig
+    camera = CliffCamera()
 
     def __init__(self, config: TARConfig, body: BodyModel) -> None:
         super().__init__(config, body)
@@ -244,17 +247,6 @@ class TAR(MeshRecoveryModel):
                                                                    geometry.focal_length)
             geometry = default_geometry(*given, count, float(self.config.image_size), points.device)
         return cliff_crop_project(points, cam, *geometry)
-
-    def camera_points(self, points: torch.Tensor, cam: torch.Tensor, boxes: torch.Tensor, focal_length: float,
-                      image_size: tuple[int, int], principal_point: torch.Tensor) -> torch.Tensor:
-        """Body points (N, V, 3) in one shared pinhole camera (``focal_length``, ``principal_point``)
-        that put them where TAR's CLIFF camera (principal point at the image centre) does."""
-        count = points.shape[0]
-        size = torch.tensor([list(image_size)], dtype=points.dtype).expand(count, 2)
-        focal = torch.full((count,), float(focal_length), dtype=points.dtype)
-        shifted = points + cliff_translation(cam, boxes.to(points.dtype), size, focal)[:, None]
-        offset = (size[:, None] / 2.0 - principal_point.to(points.dtype).reshape(1, 1, 2)) / float(focal_length)
-        return torch.cat([shifted[..., :2] + shifted[..., 2:3] * offset, shifted[..., 2:3]], dim=-1)
 
     # ------------------------------------------------------------ whole tracks
 

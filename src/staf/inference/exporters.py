@@ -1,0 +1,192 @@
+"""What ``staf demo`` writes, by format: a registry of exporters chosen with ``--formats``.
+
+An exporter has a ``name`` (its ``--formats`` entry) and one of two methods:
+
+- ``write(folder, records, context) -> [file names]``: one file for the whole video
+  (``pkl``: ``staf_output.pkl``, ``npz``: ``staf_output.npz``, VIBE's keys);
+- ``write_track(folder, record, context) -> [file names]``: files per person (``glb``:
+  ``track_ID.glb``, ``bvh``: ``track_ID.bvh``, ``obj``: ``meshes/track_ID/frame_NNNNNN.obj``).
+
+Whole-video exporters run first, then each track's, in registry order; names are relative to
+``folder``. :func:`register_exporter` adds one (a class instance with those attributes), and
+``--formats`` lists it from then on. The arrays of a track (:func:`track_arrays`) and its rest
+body are computed once per run and shared by every exporter (:class:`ExportContext`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from staf.errors import InvalidInputError
+from staf.geometry.cameras import CropCamera, crop_cam_to_orig_cam, crop_to_image_points
+from staf.inference.record import PersonTrack
+
+#: the formats ``staf demo`` writes unless ``--formats`` says otherwise
+DEFAULT_FORMATS = ("pkl", "npz", "glb", "bvh")
+
+
+@dataclasses.dataclass
+class ExportContext:
+    """What exporters read besides the records: the body model, the camera rule that places the
+    bodies in the image, the frames' size (W, H), focal length and frame rate."""
+
+    body: object
+    camera: CropCamera
+    image_size: tuple[int, int]
+    focal: float
+    fps: float
+    _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
+    _rest: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def arrays(self, record: PersonTrack) -> dict[str, np.ndarray]:
+        """The record's per-frame arrays as written to ``staf_output.pkl`` (computed once)."""
+        if record.track_id not in self._arrays:
+            self._arrays[record.track_id] = track_arrays(record, self.camera, self.image_size, self.focal)
+        return self._arrays[record.track_id]
+
+    def rest(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
+        """The record's rest mesh (V, 3) and joints (24, 3) at its mean β (computed once)."""
+        from staf.inference.export import rest_body
+
+        if record.track_id not in self._rest:
+            betas = torch.as_tensor(record.prediction.betas.numpy().mean(axis=0), device=self.body.v_template.device)
+            self._rest[record.track_id] = rest_body(self.body, betas)
+        return self._rest[record.track_id]
+
+
+def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int, int], focal: float) -> dict[str, np.ndarray]:
+    """The per-frame arrays of one record (VIBE's demo keys and staf's own)."""
+    prediction, width, height = record.prediction, *image_size
+    boxes = record.geometry.boxes
+    joint_set = "spin49" if "spin49" in prediction.joint_sets else None
+    joints3d = prediction.joint_sets[joint_set] if joint_set else prediction.joints
+    joints2d = prediction.joints2d[joint_set or "smpl24"]
+    return {
+        "pred_cam": prediction.cam.numpy(),
+        "orig_cam": crop_cam_to_orig_cam(prediction.cam, boxes, width, height).numpy(),
+        "verts": prediction.vertices.numpy(),
+        "pose": prediction.pose.numpy(),
+        "betas": prediction.betas.numpy(),
+        "joints3d": joints3d.numpy(),
+        "joints2d": crop_to_image_points(joints2d, boxes).numpy(),
+        "bboxes": record.centre_size().astype(np.float32),
+        "frame_ids": record.frame_ids.astype(np.int64),
+        "transl": camera.translation(prediction.cam, boxes, image_size, focal).numpy(),
+        "focal_length": np.full(len(record), focal, np.float32),
+        "keypoints2d": record.keypoints.astype(np.float32),
+        "detected": record.detected.astype(bool),
+        "crop_boxes": record.squares.astype(np.float32),
+        "rotmat": prediction.rotmat.numpy(),
+    }
+
+
+class PklExporter:
+    name = "pkl"
+
+    def write(self, folder: Path, records: list[PersonTrack], context: ExportContext) -> list[str]:
+        from staf.inference.export import write_pkl
+
+        write_pkl(folder / "staf_output.pkl", {record.track_id: context.arrays(record) for record in records})
+        return ["staf_output.pkl"]
+
+
+class NpzExporter:
+    name = "npz"
+
+    def write(self, folder: Path, records: list[PersonTrack], context: ExportContext) -> list[str]:
+        from staf.inference.export import write_npz
+
+        write_npz(folder / "staf_output.npz", {record.track_id: context.arrays(record) for record in records})
+        return ["staf_output.npz"]
+
+
+class GlbExporter:
+    name = "glb"
+
+    def write_track(self, folder: Path, record: PersonTrack, context: ExportContext) -> list[str]:
+        from staf.inference.export import write_glb
+
+        vertices, joints = context.rest(record)
+        arrays, name = context.arrays(record), f"track_{record.track_id}.glb"
+        write_glb(folder / name, vertices, context.body.faces.cpu().numpy(), context.body.weights.detach().cpu().numpy(),
+                  joints, arrays["rotmat"], arrays["transl"], context.fps)
+        return [name]
+
+
+class BvhExporter:
+    name = "bvh"
+
+    def write_track(self, folder: Path, record: PersonTrack, context: ExportContext) -> list[str]:
+        from staf.inference.export import write_bvh
+
+        arrays, name = context.arrays(record), f"track_{record.track_id}.bvh"
+        write_bvh(folder / name, context.rest(record)[1], arrays["rotmat"], arrays["transl"], context.fps)
+        return [name]
+
+
+class ObjExporter:
+    name = "obj"
+
+    def write_track(self, folder: Path, record: PersonTrack, context: ExportContext) -> list[str]:
+        import trimesh
+
+        faces, names = context.body.faces.cpu().numpy(), []
+        for frame, vertices in zip(record.frame_ids, record.prediction.vertices.numpy()):
+            name = f"meshes/track_{record.track_id}/frame_{int(frame):06d}.obj"
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            trimesh.Trimesh(vertices, faces, process=False).export(folder / name)
+            names.append(name)
+        return names
+
+
+EXPORTERS: dict[str, object] = {}
+
+
+def register_exporter(exporter) -> object:
+    """Add an exporter (an object with ``name`` and ``write`` or ``write_track``) to the registry."""
+    if not (hasattr(exporter, "write") or hasattr(exporter, "write_track")):
+        raise TypeError(f"exporter {exporter!r} has neither write(folder, records, context) nor "
+                        "write_track(folder, record, context)")
+    EXPORTERS[exporter.name] = exporter
+    return exporter
+
+
+for _exporter in (PklExporter(), NpzExporter(), GlbExporter(), BvhExporter(), ObjExporter()):
+    register_exporter(_exporter)
+
+
+def format_names() -> list[str]:
+    """Every registered format, in registry order."""
+    return list(EXPORTERS)
+
+
+def parse_formats(text: str | None, obj: bool = False) -> tuple[str, ...]:
+    """``--formats pkl,glb`` (None: :data:`DEFAULT_FORMATS`; ``obj`` adds ``obj``, the ``--obj``
+    flag) → the chosen names in registry order; an unknown name is refused."""
+    names = [name.strip() for name in text.split(",") if name.strip()] if text is not None else list(DEFAULT_FORMATS)
+    unknown = [name for name in names if name not in EXPORTERS]
+    if unknown or (text is not None and not names):
+        raise InvalidInputError(f"--formats {text}: {'unknown ' + ', '.join(unknown) if unknown else 'no format'}; "
+                                f"choose from {', '.join(EXPORTERS)} (comma-separated)")
+    chosen = set(names) | ({"obj"} if obj else set())
+    return tuple(name for name in EXPORTERS if name in chosen)
+
+
+def export(folder: Path, records: list[PersonTrack], formats: tuple[str, ...], context: ExportContext,
+           progress: bool = True) -> list[str]:
+    """Write ``formats`` for ``records`` into ``folder``; the file names written, in order."""
+    chosen = [EXPORTERS[name] for name in formats]
+    files: list[str] = []
+    for exporter in chosen:
+        if hasattr(exporter, "write"):
+            files += exporter.write(folder, records, context)
+    per_track = [exporter for exporter in chosen if not hasattr(exporter, "write")]
+    for record in tqdm(records, unit="track", desc="write", disable=not progress):
+        for exporter in per_track:
+            files += exporter.write_track(folder, record, context)
+    return files
