@@ -229,7 +229,7 @@ def test_stage_one_fine_tunes_from_a_trained_video_model(tiny_data, tmp_path, ca
 
 
 def test_each_stage_starts_from_the_right_file(tmp_path):
-    from staf.cli import stage_init
+    from staf.training.run import stage_init
 
     assert stage_init(1, (1, 2), "tuned.pt", tmp_path) == "tuned.pt"          # both: stage 1 fine-tunes …
     assert stage_init(2, (1, 2), "tuned.pt", tmp_path) == tmp_path / "stage1" / "best.pt"   # … stage 2 from it

@@ -14,21 +14,16 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 from pathlib import Path
 
 import staf
-from staf.body.assets import (
-    BASE_DATA_ENV,
-    BASE_DATA_FILES,
-    GENDERS,
-    base_data_folders,
-    bundled_model_path,
-)
+from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError
+from staf.evaluation.datasets import DB_DIR_ENV
 from staf.evaluation.protocols import MATCHES
-from staf.io import atomic_write, atomic_write_text, check_output_file, check_output_folder
+from staf.inference.formats import DEFAULT_FORMATS, known_formats
+from staf.io import check_output_file, check_output_folder
 
 
 def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-render", action="store_true", help="skip overlay.mp4")
     demo.add_argument("--side-view", action="store_true", help="add a side view beside the overlay")
     demo.add_argument("--obj", action="store_true", help="also write an OBJ mesh per track and frame under meshes/")
+    demo.add_argument("--formats", default=None,
+                      help="comma-separated files to write: " + ", ".join(known_formats()) + " (default: "
+                           + ",".join(DEFAULT_FORMATS) + "; --obj adds obj)")
     demo.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
                       help="network precision (bf16: autocast, faster on CPUs with native bfloat16)")
     demo.add_argument("--device", default="cpu")
@@ -147,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model in the stages of its recipe (STAF, TAR: stage 1 per-frame model, stage 2 video model)")
     train.add_argument("--preset", required=True, help="train-paper, train-synth-gpu, train-synth-cpu, or a YAML file")
     train.add_argument("--out", required=True, help="run folder (stage1/, stage2/: last.pt, best.pt, tensorboard/)")
-    train.add_argument("--stage", default="both", choices=("1", "2", "both"))
+    train.add_argument("--stage", default="both",
+                       help="which stage of the model's recipe to train: a number (1, 2, …) or 'both'/'all' (default)")
     train.add_argument("--init", default=None,
                        help="--stage 2: the stage-1 checkpoint (default: OUT/stage1/best.pt); --stage 1 or both: a trained "
                             "model of the same architecture to fine-tune from (a checkpoint or .safetensors file)")
@@ -196,55 +195,9 @@ def one_line(message: str, limit: int = 600) -> str:
 # --------------------------------------------------------------------------- info
 
 
-def collect_info(base_data: str | None) -> dict:
-    """What ``staf info`` reports, as a dict."""
-    import torch
-
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    open_path = bundled_model_path()
-    open_model: dict = {"path": str(open_path), "found": open_path.is_file()}
-    if open_path.is_file():
-        from staf.body.assets import load_open_model_data
-
-        data = load_open_model_data()
-        open_model.update(vertices=data.num_vertices, betas=data.num_betas,
-                          regressors=sorted(data.regressors), size_mb=round(open_path.stat().st_size / 2**20, 2))
-    folders = []
-    for folder in base_data_folders(base_data):
-        names = [f"SMPL_{g.upper()}.{ext}" for g in GENDERS for ext in ("pkl", "npz")] + list(BASE_DATA_FILES)
-        folders.append({"folder": str(folder.resolve()), "exists": folder.is_dir(),
-                        "found": [name for name in names if (folder / name).is_file()]})
-    return {
-        "staf": staf.__version__,
-        "default_model": default_model_info(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "devices": devices,
-        "open_body_model": open_model,
-        "base_data_env": {BASE_DATA_ENV: os.environ.get(BASE_DATA_ENV)},
-        "base_data_folders": folders,
-    }
-
-
-def default_model_info() -> dict:
-    """The shipped default model: path, size, model, config, provenance (or found: False)."""
-    from staf.models.packed import default_model_path, read_packed
-
-    path = default_model_path()
-    if path is None:
-        return {"found": False}
-    payload, _ = read_packed(path, tensors=False)
-    return {"found": True, "path": str(path), "size_mb": round(path.stat().st_size / 2**20, 1), "model": payload["model"],
-            "backbone": payload["config"].get("backbone"), "image_size": payload["config"].get("image_size"),
-            "body_model": payload["body_model"].get("name"), "provenance": payload["provenance"]}
-
-
 def run_info(args: argparse.Namespace) -> int:
+    from staf.info import collect_info
+
     info = collect_info(args.base_data)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -279,13 +232,12 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_body(args: argparse.Namespace) -> int:
     import torch
-    import trimesh
 
     from staf.body import BodyModel
-    from staf.geometry.rotations import rot6d_to_axis_angle
+    from staf.body.posing import MESH_SUFFIXES, read_pose, shape_betas, write_posed_body
 
     mesh_path = Path(args.out)
-    if mesh_path.suffix.lower() not in (".obj", ".ply", ".glb", ".stl"):
+    if mesh_path.suffix.lower() not in MESH_SUFFIXES:
         raise StafError(f"--out {mesh_path}: use a .obj, .ply, .glb or .stl file name")
     joints_path = Path(args.joints_out) if args.joints_out else mesh_path.with_suffix(".joints.json")
     if joints_path.resolve() == mesh_path.resolve():
@@ -296,19 +248,8 @@ def run_body(args: argparse.Namespace) -> int:
     if not all(math.isfinite(value) for value in args.betas):
         raise StafError(f"--betas must be finite numbers, got {args.betas}")
     body = BodyModel.load(args.body_model, args.base_data, args.gender, dtype=torch.float64)
-    if len(args.betas) > body.num_betas:
-        raise StafError(f"--betas has {len(args.betas)} values; body model '{body.name}' has {body.num_betas}")
-    pose = _read_pose(args.pose, body, rot6d_to_axis_angle)
-    betas = torch.zeros(1, body.num_betas, dtype=torch.float64)
-    betas[0, : len(args.betas)] = torch.tensor(args.betas, dtype=torch.float64)
-    with torch.no_grad():
-        out = body(pose, betas)
-    mesh = trimesh.Trimesh(out.vertices[0].numpy(), body.faces.numpy(), process=False)
-    joints = {"body_model": body.name, "units": "metres", "axes": "y up, facing +z",
-              "pose": pose[0].tolist(), "betas": betas[0].tolist(), "smpl24": out.joints[0].tolist()}
-    joints.update({name: value[0].tolist() for name, value in out.joint_sets.items()})
-    atomic_write(mesh_path, lambda handle: mesh.export(handle, file_type=mesh_path.suffix[1:].lower()))
-    atomic_write_text(joints_path, json.dumps(joints, indent=1))
+    betas = shape_betas(args.betas, body)
+    write_posed_body(body, read_pose(args.pose, body), betas, mesh_path, joints_path)
     print(f"wrote {mesh_path} ({body.num_vertices} vertices, {len(body.faces)} faces) and {joints_path}")
     return 0
 
@@ -347,80 +288,12 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import dataclasses
+    from staf.training.run import TrainingRun
 
-    import yaml
-
-    from staf.config import load_config
-    from staf.training import TrainConfig, Trainer
-
-    config = load_config(TrainConfig, args.preset, parse_overrides(args.overrides))
-    root = Path(args.data_root)
-    resolve = lambda source: dataclasses.replace(  # noqa: E731
-        source, db=str(source.db if Path(source.db).is_absolute() else root / source.db))
-    config = dataclasses.replace(config, train=tuple(resolve(s) for s in config.train),
-                                 val=resolve(config.val) if config.val else None)
-    out = check_output_folder(args.out, "--out")
-    stages = (1, 2) if args.stage == "both" else (int(args.stage),)
-    for source in (*config.train, *([config.val] if config.val else [])):
-        if not Path(source.db).is_file():
-            raise StafError(f"dataset file {source.db} does not exist; make it with 'staf synth' or pass --data-root "
-                            "DIR, the folder the preset's db paths are relative to")
-    if args.init and not Path(args.init).is_file():
-        raise StafError(f"--init {args.init} does not exist")
-    _check_run_folder(out, stages, args.resume, args.force, config.to_dict())
-    _check_device(args.device)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    for stage in stages:
-        trainer = Trainer(config, out / f"stage{stage}", stage, args.device, stage_init(stage, stages, args.init, out))
-        summary = trainer.run(resume=args.resume and (out / f"stage{stage}" / "last.pt").is_file())
-        if trainer.rank == 0:
-            best = (f"best validation MPJPE {summary['best_val_mpjpe']:.1f} mm" if summary["best_val_mpjpe"] is not None
-                    else f"no validation data, best epoch training loss {summary['best_train_loss']:.4f}")
-            print(f"stage {stage}: {summary['epochs']} epochs, {best}; checkpoints in {out / f'stage{stage}'}")
+    run = TrainingRun.prepare(args.preset, args.out, args.stage, parse_overrides(args.overrides), args.data_root,
+                              args.init, args.resume, args.force, args.device)
+    run.run(report=print)
     return 0
-
-
-def stage_init(stage: int, stages: tuple[int, ...], init: str | None, out: Path) -> str | Path | None:
-    """What ``stage`` starts from: stage 1 from ``--init`` (a model to fine-tune, or nothing);
-    stage 2 from this run's new stage 1 when it trains too, else from ``--init`` or OUT/stage1/best.pt."""
-    if stage == 1:
-        return init
-    return out / "stage1" / "best.pt" if 1 in stages or not init else init
-
-
-def _check_run_folder(out: Path, stages: tuple[int, ...], resume: bool, force: bool, config: dict) -> None:
-    """Refuse to train into a run folder that holds checkpoints (unless --resume or --force), to
-    resume where there is nothing to resume, or to resume with other settings."""
-    import yaml
-
-    held = [out / f"stage{stage}" / name for stage in stages for name in ("last.pt", "best.pt")
-            if (out / f"stage{stage}" / name).is_file()]
-    if resume:
-        if not any((out / f"stage{stage}" / "last.pt").is_file() for stage in stages):
-            raise StafError(f"--resume: {out} holds no stage{'/'.join(map(str, stages))}/last.pt to resume from; "
-                            "drop --resume to start a new run")
-        saved = out / "config.yaml"
-        if saved.is_file():
-            try:
-                before = yaml.safe_load(saved.read_text())
-            except yaml.YAMLError:
-                before = None
-            changed = sorted(_changed_keys(before, config)) if isinstance(before, dict) else ["(unreadable config.yaml)"]
-            if changed:
-                raise StafError(f"--resume with other settings than the run was started with ({', '.join(changed[:6])}); "
-                                "resume with the same preset and --set values, or start a new run in another folder")
-    elif held and not force:
-        raise StafError(f"--out {out} already holds a run ({', '.join(str(p.relative_to(out)) for p in held[:3])}); "
-                        "pass --resume to continue it, --force to start over there, or choose another folder")
-
-
-def _changed_keys(before, after, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two nested dicts."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        keys = set(before) | set(after)
-        return [key for name in keys for key in _changed_keys(before.get(name), after.get(name), f"{prefix}{name}.")]
-    return [] if before == after else [prefix.rstrip(".")]
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -439,39 +312,10 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-DB_DIR_ENV = "STAF_DB_DIR"
-
-
-def resolve_data(args: argparse.Namespace):
-    """(db path, protocol) for --data NAME|PATH."""
-    from staf.data.db import read_db
-    from staf.errors import MissingAssetError
-    from staf.evaluation.protocols import PROTOCOLS, guess_protocol
-
-    if args.data in PROTOCOLS:
-        protocol = PROTOCOLS[args.data]
-        root = Path(args.data_root or os.environ.get(DB_DIR_ENV) or Path("data") / "db")
-        names = protocol.file_names(args.split)
-        found = [root / name for name in names if (root / name).is_file()]
-        if not found:
-            raise MissingAssetError(
-                f"{' / '.join(names)} ({protocol.title}, split '{args.split}') was not found in {root.resolve()}. "
-                f"Pass --data-root DIR or set {DB_DIR_ENV}=DIR to the folder with the preprocessed db files "
-                "(made by the VIBE/TCMR/STAF preprocessing scripts), or give --data PATH of a db file."
-            )
-        return found[0], protocol
-    path = Path(args.data)
-    if not path.is_file():
-        raise MissingAssetError(f"--data {args.data}: neither a dataset name ({', '.join(PROTOCOLS)}) nor a file")
-    if args.protocol:
-        if args.protocol not in PROTOCOLS:
-            raise StafError(f"--protocol {args.protocol}: choose one of {', '.join(PROTOCOLS)}")
-        return path, PROTOCOLS[args.protocol]
-    return path, guess_protocol(path.name, lambda: read_db(path)["joints3D"].shape[1])
-
-
 def run_eval(args: argparse.Namespace) -> int:
     from staf.data.crops import CropRule
+    from staf.devices import check_device
+    from staf.evaluation.datasets import resolve_dataset
     from staf.evaluation.evaluate import evaluate, format_table, write_report
 
     out = Path(args.out) if args.out else None
@@ -481,12 +325,11 @@ def run_eval(args: argparse.Namespace) -> int:
         raise StafError(f"--max-sequences must be at least 1, got {args.max_sequences}")
     if args.crop_scale is not None:
         CropRule(scale=args.crop_scale)                        # refuses 0, negative, nan before any work
-    path, protocol = resolve_data(args)
-    _check_device(args.device)
-    model, crop_rule, name = load_demo_model(args)
-    if args.crop_scale is not None:
-        crop_rule = CropRule(scale=args.crop_scale)           # refuses 0, negative, nan
-    result = evaluate(model, path, protocol, args.image_root, crop_rule.scale, checkpoint=name,
+    path, protocol = resolve_dataset(args.data, args.split, args.data_root, args.protocol)
+    check_device(args.device)
+    loaded = load_model(args)
+    crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
+    result = evaluate(loaded.model, path, protocol, args.image_root, crop_rule.scale, checkpoint=loaded.name,
                       max_sequences=args.max_sequences, match=MATCHES[args.match],
                       split_at_gaps=args.split_at_gaps)
     out = out or Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
@@ -498,84 +341,36 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_demo_model(args: argparse.Namespace):
-    """(model, crop rule, description) for ``staf demo``/``staf eval`` model flags: --mean-pose,
-    --checkpoint, else the default model shipped in the package."""
-    from staf.body import BodyModel
-    from staf.data.crops import CropRule
-    from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
+def load_model(args: argparse.Namespace):
+    """The :class:`staf.models.LoadedModel` the model flags name: --mean-pose, --checkpoint, else
+    the default model shipped in the package."""
+    from staf.models import load
 
-    body = None if args.body_model is None else BodyModel.load(args.body_model, args.base_data, device=args.device)
-    if args.mean_pose:
-        from staf.models.registry import build_model
-
-        body = body or BodyModel.load("open", device=args.device)
-        return build_model("mean-pose", {}, body), CropRule(), "mean-pose baseline"
-    from staf.models.packed import default_model_path
-
-    checkpoint = args.checkpoint or default_model_path()
-    if checkpoint is not None:
-        model, payload = load_checkpoint(checkpoint, body, args.device, args.base_data)
-        name = str(checkpoint) if args.checkpoint else f"the default model ({Path(checkpoint).name})"
-        return model, checkpoint_crop_rule(payload), name
-    raise StafError("no model: this installation has no default model; give --checkpoint FILE (train one with "
-                    "'staf train --preset train-synth-cpu --out RUN', or convert the authors' with "
-                    "'staf convert official --head … --backbone … --out FILE'), or --mean-pose for the baseline")
+    spec = "mean-pose" if args.mean_pose else (args.checkpoint or "default")
+    return load(spec, args.body_model, args.base_data, args.device)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from staf.devices import check_device
+    from staf.inference.exporters import parse_formats
     from staf.inference.pipeline import DemoConfig, run_demo as run
 
     config = DemoConfig(start=args.start, end=args.end, fps=args.fps, focal_length=args.focal,
                         max_people=args.max_people, min_track_length=args.min_track_length, smooth=args.smooth,
                         smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
                         render=not args.no_render, side_view=args.side_view, obj=args.obj,
-                        precision=args.precision)
-    _check_device(args.device)
-    model, crop_rule, name = load_demo_model(args)
-    summary = run(args.video, args.out, model, crop_rule, config, boxes=args.boxes, force=args.force,
+                        precision=args.precision, formats=parse_formats(args.formats, args.obj))
+    check_device(args.device)
+    loaded = load_model(args)
+    summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,
                   progress=not args.quiet)
-    print(f"staf demo: {args.video} with {name}")
+    print(f"staf demo: {args.video} with {loaded.name}")
     for line in summary.lines():
         print(f"  {line}")
     print(f"  results in {args.out}")
     return 0
 
 
-def _check_device(device: str) -> None:
-    import torch
-
-    try:
-        torch.empty(1, device=device)
-    except (RuntimeError, AssertionError) as exc:
-        raise StafError(f"--device {device} is not usable here ({str(exc).splitlines()[0]}); use --device cpu") from None
-
-
-def _read_pose(spec: str | None, body, rot6d_to_axis_angle):
-    """(1, 72) float64 axis-angle pose from ``--pose`` (None: rest, 'mean', or a .npy file)."""
-    import numpy as np
-    import torch
-
-    if spec is None:
-        return torch.zeros(1, 72, dtype=torch.float64)
-    if spec == "mean":
-        if body.mean_pose_6d is None:
-            raise StafError(f"body model '{body.name}' has no mean pose; put smpl_mean_params.npz in base_data")
-        return rot6d_to_axis_angle(body.mean_pose_6d.view(24, 6)).reshape(1, 72)
-    path = Path(spec)
-    if not path.is_file():
-        raise StafError(f"--pose {spec}: no such file (give a .npy with 72 axis-angle values, or 'mean')")
-    try:
-        values = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, OSError) as exc:
-        raise StafError(f"--pose {spec}: not a numpy .npy array of numbers ({exc}); save one with numpy.save") from None
-    if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu":
-        raise StafError(f"--pose {spec}: holds {type(values).__name__} data, not numbers")
-    if values.size != 72:
-        raise StafError(f"--pose {spec}: has {values.size} values, expected 72 (24 joints × axis-angle)")
-    if not np.isfinite(values).all():
-        raise StafError(f"--pose {spec}: holds NaN or infinite values")
-    return torch.as_tensor(values, dtype=torch.float64).reshape(1, 72)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,9 @@ from tqdm import tqdm
 
 from staf.errors import InvalidInputError
 from staf.geometry.cameras import CropCamera, crop_cam_to_orig_cam, crop_to_image_points
+from staf.inference.formats import DEFAULT_FORMATS
 from staf.inference.record import PersonTrack
 
-#: the formats ``staf demo`` writes unless ``--formats`` says otherwise
-DEFAULT_FORMATS = ("pkl", "npz", "glb", "bvh")
 
 
 @dataclasses.dataclass

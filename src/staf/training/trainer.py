@@ -44,6 +44,15 @@ from staf.body.joint_sets import LSP14_HIPS, SPIN49_LSP14
 from staf.training.losses import Targets, total_loss
 
 
+def stage_settings(config: TrainConfig, stage: int) -> StageConfig:
+    """The optimisation settings of stage ``stage``: the preset's ``stage1`` for the first stage,
+    ``stage2`` for every later one (a recipe of more than two stages trains each later stage with
+    them)."""
+    if stage < 1:
+        raise StafError(f"stages count from 1, got {stage}")
+    return config.stage1 if stage == 1 else config.stage2
+
+
 def stage_recipe(config: TrainConfig, stage: int) -> StageRecipe:
     """The recipe of training stage ``stage`` (1-based) of the configured model."""
     stages = model_class(config.model_name).training_stages(config.model)
@@ -121,11 +130,9 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path, stage: int, device: str | torch.device = "cpu",
                  init: str | Path | None = None, progress: bool = True) -> None:
-        if stage not in (1, 2):
-            raise StafError(f"stage must be 1 or 2, got {stage}")
         self.recipe = stage_recipe(config, stage)
         self.config, self.stage, self.out = config, stage, Path(out)
-        self.settings: StageConfig = config.stage1 if stage == 1 else config.stage2
+        self.settings: StageConfig = stage_settings(config, stage)
         self.rank, self.world = _distributed_setup(device)
         self.device = torch.device(device)
         self.progress = progress and self.rank == 0
