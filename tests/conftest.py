@@ -147,3 +147,20 @@ def py2_pickle(content: dict) -> bytes:
     items = b"".join(string(key.encode()) + (sparse(value) if sp.issparse(value) else array(value))
                      for key, value in content.items())
     return b"\x80\x02}(" + items + b"u."
+
+
+@pytest.fixture(scope="session")
+def body():
+    """The bundled open body model (float32), shared by the tests that do not make their own."""
+    from staf.body import BodyModel
+
+    return BodyModel.load()
+
+
+@pytest.fixture(scope="session")
+def tiny_staf_config():
+    """A STAF small enough for pipeline tests (ResNet-18 at 64 px, narrow heads)."""
+    from staf.models import STAFConfig
+
+    return STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5),
+                      dropout=0.0, regressor_hidden=64, safm_hidden=16)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from staf.body import BodyModel
 from staf.cli import main
 from staf.data.crops import CropRule, crop_antialiased, normalise, read_image
 from staf.data.db import read_db
@@ -21,21 +20,12 @@ from staf.geometry.boxes import box_iou, centre_size_to_corners
 from staf.inference.smoothing import OneEuroConfig
 from staf.inference.stages.smooth import smooth_prediction
 from staf.inference.video import VideoSource
-from staf.models import STAFConfig, SequenceInput, build_model
+from staf.models import SequenceInput, build_model
 from staf.models.checkpoint import save_checkpoint
 
 FRAMES = 24
-TINY = STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
-                  regressor_hidden=64, safm_hidden=16)
-
-
 @pytest.fixture(scope="module")
-def body() -> BodyModel:
-    return BodyModel.load()
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory, body):
+def scene(tmp_path_factory, body, tiny_staf_config):
     """Two one-person synthetic videos (image folders), their truth, a GT box file and a tiny
     random STAF checkpoint."""
     root = tmp_path_factory.mktemp("demo")
@@ -46,7 +36,7 @@ def scene(tmp_path_factory, body):
     corners = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
     (root / "boxes.json").write_text(json.dumps({str(i): [box.tolist()] for i, box in enumerate(corners)}))
     torch.manual_seed(0)
-    model = build_model("staf", TINY, body)
+    model = build_model("staf", tiny_staf_config, body)
     save_checkpoint(root / "tiny.pt", model)
     return {"root": root, "data": data, "rows": rows, "frames": root / "seq_0000" / "frames", "model": model,
             "checkpoint": root / "tiny.pt", "boxes": root / "boxes.json"}
@@ -70,7 +60,7 @@ def test_exported_results_equal_the_models_output(scene, demo_run):
     np.testing.assert_allclose(track["bboxes"], data["bbox"][rows], atol=1e-4)      # the given boxes, (cx, cy, w, h)
     # the model run independently on crops cut from the frames by the checkpoint's crop rule
     squares = CropRule().squares(data["bbox"][rows])
-    crops = [crop_antialiased(read_image(scene["frames"] / f"{i:06d}.jpg"), square, TINY.image_size)
+    crops = [crop_antialiased(read_image(scene["frames"] / f"{i:06d}.jpg"), square, scene["model"].config.image_size)
              for i, square in enumerate(squares)]
     expected = scene["model"].predict_sequence(SequenceInput(crops=normalise(np.stack(crops))))
     np.testing.assert_allclose(track["joints3d"], expected.joint_sets["spin49"].numpy(), atol=1e-5)

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from staf.body import BodyModel
 from staf.cli import main
 from staf.data.crops import CropRule
 from staf.data.synthetic import SynthConfig, synthesize
@@ -24,23 +23,14 @@ from staf.inference.people import FramePeople
 from staf.inference.pipeline import DemoConfig, run_demo
 from staf.inference.stages import STAGES
 from staf.inference.tracking import track_boxes
-from staf.models import STAFConfig, build_model, load
+from staf.models import build_model, load
 from staf.models.checkpoint import save_checkpoint
 from staf.models.packed import default_model_path
 
 FRAMES = 12
 SIZE = 160
-TINY = STAFConfig(backbone="resnet18", image_size=64, decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
-                  regressor_hidden=64, safm_hidden=16)
-
-
 @pytest.fixture(scope="module")
-def body() -> BodyModel:
-    return BodyModel.load()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory, body):
+def clip(tmp_path_factory, body, tiny_staf_config):
     """One synthetic one-person image folder, its true boxes (x1 y1 x2 y2) and a tiny checkpoint."""
     root = tmp_path_factory.mktemp("house")
     synthesize(SynthConfig(sequences=1, frames=FRAMES, size=SIZE, seed=11, split="house"), root, progress=False)
@@ -48,7 +38,7 @@ def clip(tmp_path_factory, body):
 
     data = read_db(root / "synth_house_db.pt")
     torch.manual_seed(0)
-    model = build_model("staf", TINY, body)
+    model = build_model("staf", tiny_staf_config, body)
     save_checkpoint(root / "tiny.pt", model, crop=CropRule(scale=1.2))
     return {"frames": root / "seq_0000" / "frames", "boxes": centre_size_to_corners(data["bbox"]),
             "model": model, "checkpoint": root / "tiny.pt"}
