@@ -31,6 +31,7 @@ import numpy as np
 
 from staf.body.joint_sets import LSP14_FROM_SPIN49
 from staf.cli import main as staf_main
+from staf.evaluation.pck import fit_scale_translation
 
 MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 #: LSP-14 rows 0–11 (R ankle, R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder,
@@ -56,16 +57,7 @@ def camera_only_2d(track: dict) -> np.ndarray:
     """(N, 12, 2) the mean pose's joints under the best per-frame scale and translation."""
     joints = track["joints3d"][:, LSP14_FROM_SPIN49][:, LSP12, :2]
     target = track["keypoints2d"][:, BLAZEPOSE12]
-    out = np.full(joints.shape, np.nan)
-    for row, (points, keypoints) in enumerate(zip(joints, target)):
-        use = keypoints[:, 2] >= 0.5
-        if use.sum() < 2:
-            continue
-        source, goal = points[use], keypoints[use, :2]
-        centred_source, centred_goal = source - source.mean(0), goal - goal.mean(0)
-        scale = (centred_source * centred_goal).sum() / max((centred_source**2).sum(), 1e-12)
-        out[row] = (points - source.mean(0)) * scale + goal.mean(0)
-    return out
+    return fit_scale_translation(joints, target[..., :2], target[..., 2] >= 0.5)
 
 
 def agreement(tracks: dict, reference: dict, predict) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import staf
 from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError
-from staf.evaluation.datasets import DB_DIR_ENV
+from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
 from staf.inference.formats import DEFAULT_FORMATS, known_formats
 from staf.io import check_output_file, check_output_folder
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", default=None, help="staf checkpoint (default: the model shipped with staf)")
     evaluate.add_argument("--mean-pose", action="store_true",
                           help="evaluate the mean-pose baseline (the regressors' mean parameters for every frame)")
-    evaluate.add_argument("--data", required=True, help="3dpw, mpii3d, h36m, synthetic, or the path of a *_db.pt file")
+    evaluate.add_argument("--data", required=True,
+                          help="3dpw, mpii3d, h36m, synthetic, or the path of a *_db.pt file; lsp: still images "
+                               "with labelled 2D joints in the LSP layout under --data-root (PCK)")
     evaluate.add_argument("--split", default="test", help="split of a named dataset (default: test)")
     evaluate.add_argument("--data-root", default=None, help=f"folder of the db files (else ${DB_DIR_ENV} or ./data/db)")
     evaluate.add_argument("--image-root", default=None, help="folder the db's img_name paths are relative to")
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "trained with, 1.3 for the peers' db files)")
     evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
     evaluate.add_argument("--device", default="cpu")
-    evaluate.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first N sequences")
+    evaluate.add_argument("--max-sequences", type=int, default=None,
+                          help="evaluate only the first N sequences (images with --data lsp)")
     evaluate.add_argument("--match", default="staf", choices=tuple(MATCHES),
                           help="select and average frames as that project's evaluation script does "
                                "(default: staf, every frame, validity masks, per-sequence accel; docs/evaluation.md)")
@@ -325,6 +328,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise StafError(f"--max-sequences must be at least 1, got {args.max_sequences}")
     if args.crop_scale is not None:
         CropRule(scale=args.crop_scale)                        # refuses 0, negative, nan before any work
+    if args.data == LSP:
+        return _run_eval_lsp(args, out)
     path, protocol = resolve_dataset(args.data, args.split, args.data_root, args.protocol)
     check_device(args.device)
     loaded = load_model(args)
@@ -336,6 +341,31 @@ def run_eval(args: argparse.Namespace) -> int:
     written = write_report(result, out)
     print(format_table(result))
     for note in result.notes:
+        print(f"note: {note}")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _run_eval_lsp(args: argparse.Namespace, out: Path | None) -> int:
+    """``staf eval --data lsp --data-root DIR``: PCK on still images with labelled 2D joints."""
+    from staf.data.crops import CropRule
+    from staf.data.lsp import read_lsp
+    from staf.devices import check_device
+    from staf.evaluation.pck import evaluate_lsp, format_pck_table, write_pck_report
+
+    if args.data_root is None:
+        raise StafError("--data lsp needs --data-root DIR, the folder with images/imNNNN.jpg and joints.mat or "
+                        "joints.npy (e.g. ../shared/real_images/lsp_dev)")
+    data = read_lsp(args.data_root)
+    if args.max_sequences is not None:
+        data.images, data.joints = data.images[: args.max_sequences], data.joints[: args.max_sequences]
+    check_device(args.device)
+    loaded = load_model(args)
+    crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
+    report = evaluate_lsp(loaded.model, data, crop_rule, loaded.name)
+    written = write_pck_report(report, out or Path("outputs") / "eval" / "lsp")
+    print(format_pck_table(report))
+    for note in report.notes:
         print(f"note: {note}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -3,6 +3,7 @@
 A name of :data:`staf.evaluation.protocols.PROTOCOLS` is looked up under ``data_root`` (else
 ``$STAF_DB_DIR``, else ``./data/db``) by the file names the peers' preprocessing scripts write;
 a path is used as it is, with the protocol given or guessed from its name (and joint count).
+``lsp`` names no db file but a folder of labelled still images (``staf eval --data lsp``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from staf.errors import MissingAssetError, StafError
 
 DB_DIR_ENV = "STAF_DB_DIR"
+#: ``--data lsp``: still images with labelled 2D joints (:mod:`staf.data.lsp`, :mod:`staf.evaluation.pck`)
+LSP = "lsp"
 
 
 def resolve_dataset(data: str, split: str = "test", data_root: str | Path | None = None,
