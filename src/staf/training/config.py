@@ -53,7 +53,8 @@ class StageConfig:
 
     ``schedule``: ``plateau`` (the paper: ×0.1 after ``patience`` epochs without a better
     validation MPJPE) or ``cosine`` (linear warm-up over ``warmup`` iterations, then cosine decay to
-    0 at the last iteration; for short fixed budgets).
+    0 at the last iteration; for short fixed budgets). ``encoder_lr``: the encoder's own learning
+    rate (None: ``lr``), e.g. lower for an ImageNet-trained encoder; the schedule scales both.
     """
 
     epochs: int = 45
@@ -65,6 +66,7 @@ class StageConfig:
     patience: int = 5
     schedule: str = "plateau"
     warmup: int = 0
+    encoder_lr: float | None = None
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, 1, 100_000, integer=True)
@@ -75,6 +77,8 @@ class StageConfig:
         check_number("grad_clip", self.grad_clip, 0)
         check_number("patience", self.patience, 1, integer=True)
         check_number("warmup", self.warmup, 0, integer=True)
+        if self.encoder_lr is not None:
+            check_number("encoder_lr", self.encoder_lr, 0, 10, low_open=True)
         if self.schedule not in ("plateau", "cosine"):
             raise StafError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}")
 
@@ -109,6 +113,8 @@ class TrainConfig:
     ``precision``: ``auto`` (default: ``bf16`` where the device runs bfloat16 natively, else
     ``fp32``; decided and printed at start), ``fp32`` or ``bf16`` (the encoder under bfloat16
     autocast, also when caching stage-2 features; the rest in float32; a warning when emulated).
+    ``freeze_batchnorm``: every batch norm keeps its running statistics (eval mode) while
+    training; ``freeze_encoder_batchnorm``: only the encoder's (e.g. an ImageNet-trained one's).
     """
 
     model: Any = dataclasses.field(default_factory=lambda: model_config_from_dict({"name": "staf"}))
@@ -121,6 +127,7 @@ class TrainConfig:
     seed: int = 0
     val_windows: int = 512
     freeze_batchnorm: bool = False
+    freeze_encoder_batchnorm: bool = False
     precision: str = "auto"
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     crop: CropRule = dataclasses.field(default_factory=CropRule)

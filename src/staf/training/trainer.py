@@ -148,6 +148,11 @@ class Trainer:
             self._initialise_from_previous_stage(init)
         elif init is not None:
             self._initialise_from_model(init)
+        elif getattr(self.model.config, "pretrained", None):
+            self.model.encoder.load_pretrained(self.model.config.pretrained)
+            if self.rank == 0 and progress:
+                print(f"stage 1 starts the {self.model.config.backbone} encoder from its "
+                      f"{self.model.config.pretrained} weights", file=sys.stderr)
         self._freeze()
         seq_len, size = self.model.config.seq_len, self.model.config.image_size
         if not config.train:
@@ -161,9 +166,9 @@ class Trainer:
                              for s in self.sources]
             self.val_features = (FeatureCache(self.val, self.model, self.device, self.progress, self.rank, frozen)
                                  if self.val else None)
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
         # the fused kernel: the same update as the loop, in one pass (≈ 20 ms less per CPU step)
-        self.optimizer = torch.optim.Adam(trainable, lr=self.settings.lr, weight_decay=self.settings.weight_decay,
+        self.optimizer = torch.optim.Adam(self._parameter_groups(), lr=self.settings.lr,
+                                          weight_decay=self.settings.weight_decay,
                                           fused=self.device.type in ("cpu", "cuda"))
         self.scheduler = make_scheduler(self.optimizer, self.settings)
         self.network = self.model
@@ -206,6 +211,16 @@ class Trainer:
         fresh = [k for k in own if k.startswith(self.recipe.fresh)] if self.recipe.fresh else []
         load_state_dict_strict(self.model, {**{k: own[k] for k in fresh}, **state}, str(init))
 
+    def _parameter_groups(self) -> list[dict]:
+        """The trainable parameters; with ``encoder_lr`` the encoder's in a group of their own."""
+        trainable = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
+        if self.settings.encoder_lr is None:
+            return [{"params": [p for _, p in trainable]}]
+        encoder = [p for name, p in trainable if name.startswith("encoder.")]
+        others = [p for name, p in trainable if not name.startswith("encoder.")]
+        return [group for group in ({"params": others}, {"params": encoder, "lr": self.settings.encoder_lr})
+                if group["params"]]
+
     def _freeze(self) -> None:
         for name, parameter in self.model.named_parameters():
             if self.recipe.frozen and name.startswith(self.recipe.frozen):
@@ -216,10 +231,11 @@ class Trainer:
         for name, module in self.model.named_modules():
             if self.recipe.frozen and f"{name}.".startswith(self.recipe.frozen):
                 module.eval()
-        if self.config.freeze_batchnorm:
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+        frozen_norms = ("",) if self.config.freeze_batchnorm else ("encoder.",) if self.config.freeze_encoder_batchnorm else ()
+        for name, module in self.model.named_modules():
+            if frozen_norms and f"{name}.".startswith(frozen_norms) and \
+                    isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
     # -------------------------------------------------------------- loop
 

