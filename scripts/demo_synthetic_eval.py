@@ -35,7 +35,7 @@ def evaluate_sequence(folder: Path, rows: np.ndarray, data: dict, model, crop_ru
         run_demo(folder / "frames", Path(out) / "demo", model, crop_rule,
                  DemoConfig(smooth=smooth, render=False, fps=float(data["fps"][rows[0]])), progress=False)
         tracks = joblib.load(Path(out) / "demo" / "staf_output.pkl")
-    truth_boxes = [corners(box) for box in data["bbox"][rows]]
+    truth_boxes = centre_size_to_corners(data["bbox"][rows])
     covered = np.zeros(len(rows), bool)
     on_person = []
     for track in tracks.values():
