@@ -7,8 +7,9 @@
 # DATA holds synth/train (the training sequences), synth/val and synth/test (synthbench-test);
 # STEPS (default 600) stage-1 steps of batch 16 at 128 px, cosine schedule, 50 warm-up steps.
 # Runs: resnet18 from scratch (the shipped recipe's encoder), efficientnet-lite0 from scratch, and
-# efficientnet-lite0 from ImageNet (encoder learning rate a quarter of the head's). Each run's
-# eval tables go to OUT/NAME/{lsp,synthbench}.txt.
+# efficientnet-lite0 from ImageNet (encoder learning rate a quarter of the head's); with
+# PROBE_RUNS="lite0-imagenet-frozen-bn lite0-imagenet-160" the ImageNet start with the encoder's
+# batch norms frozen, and at 160 px. Each run's eval tables go to OUT/NAME/{lsp,synthbench}.txt.
 set -euo pipefail
 data=$1
 out=$2
@@ -24,6 +25,16 @@ run() {
   python -m staf.cli eval --checkpoint "$out/$name/stage1/best.pt" --data "$data/synth/test/synth_test_db.pt" \
     --image-root "$data/synth/test" --out "$out/$name/eval-synthbench" 2>/dev/null | tee "$out/$name/synthbench.txt"
 }
-run resnet18-scratch
-run lite0-scratch --set model.backbone=efficientnet-lite0
-run lite0-imagenet --set model.backbone=efficientnet-lite0 --set model.pretrained=imagenet --set stage1.encoder_lr=0.00005
+imagenet=(--set model.backbone=efficientnet-lite0 --set model.pretrained=imagenet --set stage1.encoder_lr=0.00005)
+declare -A runs=(
+  [resnet18-scratch]=""
+  [lite0-scratch]="--set model.backbone=efficientnet-lite0"
+  [lite0-imagenet]="${imagenet[*]}"
+  [lite0-imagenet-frozen-bn]="${imagenet[*]} --set freeze_encoder_batchnorm=true"
+  [lite0-imagenet-160]="${imagenet[*]} --set model.image_size=160"
+)
+# PROBE_RUNS: which runs, in order (default: the first three)
+for name in ${PROBE_RUNS:-resnet18-scratch lite0-scratch lite0-imagenet}; do
+  # shellcheck disable=SC2086
+  run "$name" ${runs[$name]}
+done
