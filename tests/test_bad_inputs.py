@@ -201,6 +201,17 @@ def cases() -> list[Case]:
     out += numbers(eval_base, "--device", ["cuda:7", "nonsense"])
     out += numbers(body_base, "--betas", ["nan", "inf"])
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--focal", ["0", "nan"])
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--formats", ["fbx", ",", "pkl,fbx"], "--formats")
+    out += numbers(lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"], "--stage", ["0", "3", "x"],
+                   "--stage")
+    train_preset = lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]  # noqa: E731
+    out += numbers(train_preset, "--set", ["stage1.encoder_lr=nan", "stage1.encoder_lr=-1", "stage1.encoder_lr=0"],
+                   "encoder_lr")
+    out += numbers(train_preset, "--set", ["model.pretrained=imagenet"], "ImageNet weights")
+    out += numbers(train_preset, "--set", ["model.backbone=efficientnet-b0"], "unknown backbone")
+    out += numbers(eval_data_base, "--data", ["lsp"], "--data-root")
+    out += numbers(lambda a, f: [*eval_data_base(a, f), "--data", "lsp"], "--data-root",
+                   [str(Path("/proc/staf-no-such-lsp"))], "not a folder")
     # ---------------------------------------------------------------- output collisions
     out.append(collision("body --joints-out equal to --out",
                          lambda a, f: ["body", "--out", str(f / "b.obj"), "--joints-out", str(f / "b.obj")], "same"))
