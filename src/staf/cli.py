@@ -22,7 +22,7 @@ from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
-from staf.inference.formats import DEFAULT_FORMATS, known_formats
+from staf.inference.formats import DEFAULT_FORMATS, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
 from staf.io import check_output_file, check_output_folder
 
 
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--smooth", action="store_true", help="One-Euro smoothing of rotations, shape and camera")
     demo.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro minimum cutoff in Hz (default 1)")
     demo.add_argument("--smooth-beta", type=float, default=0.5, help="One-Euro speed coefficient (default 0.5)")
+    demo.add_argument("--refine", action=argparse.BooleanOptionalAction, default=False,
+                      help="fit the bodies to the detector's keypoints and world landmarks (default: off)")
+    demo.add_argument("--refine-iterations", type=int, default=None,
+                      help=f"L-BFGS iterations of the fit per track (default {REFINE_ITERATIONS})")
+    demo.add_argument("--refine-weight", action="append", default=[], metavar="TERM=VALUE",
+                      help="weight of a term of the fit: " + ", ".join(REFINE_WEIGHTS) + " (repeatable)")
     demo.add_argument("--no-render", action="store_true", help="skip overlay.mp4")
     demo.add_argument("--side-view", action="store_true", help="add a side view beside the overlay")
     demo.add_argument("--obj", action="store_true", help="also write an OBJ mesh per track and frame under meshes/")
@@ -380,6 +386,26 @@ def load_model(args: argparse.Namespace):
     return load(spec, args.body_model, args.base_data, args.device)
 
 
+def refine_settings(args: argparse.Namespace):
+    """``--refine-iterations`` and ``--refine-weight TERM=VALUE`` → a checked RefineConfig."""
+    import dataclasses
+
+    from staf.inference.refine import RefineConfig
+
+    values: dict = {}
+    if args.refine_iterations is not None:
+        values["iterations"] = args.refine_iterations
+    for item in args.refine_weight:
+        name, sep, text = item.partition("=")
+        if not sep or name not in REFINE_WEIGHTS:
+            raise StafError(f"--refine-weight {item}: expected TERM=VALUE with TERM one of {', '.join(REFINE_WEIGHTS)}")
+        try:
+            values[name] = float(text)
+        except ValueError:
+            raise StafError(f"--refine-weight {item}: {text!r} is not a number") from None
+    return dataclasses.replace(RefineConfig(), **values)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from staf.devices import check_device
     from staf.inference.exporters import parse_formats
@@ -389,7 +415,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         max_people=args.max_people, min_track_length=args.min_track_length, smooth=args.smooth,
                         smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
                         render=not args.no_render, side_view=args.side_view, obj=args.obj,
-                        precision=args.precision, formats=parse_formats(args.formats, args.obj))
+                        precision=args.precision, formats=parse_formats(args.formats, args.obj),
+                        refine=args.refine, refine_settings=refine_settings(args))
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

@@ -227,12 +227,17 @@ class BodyModel(nn.Module):
         return torch.einsum("kn,bnc->bkc", regressor.to(vertices.dtype), vertices)
 
     def spin49_joints(self, vertices: torch.Tensor, joints: torch.Tensor, subset: bool = False) -> torch.Tensor:
-        """The 49-joint SPIN/VIBE set from ``[24 joints, 21 vertex keypoints, 9 extra]``."""
+        """The 49-joint SPIN/VIBE set from :meth:`joints54`."""
+        return self.joints54(vertices, joints, subset)[:, self.spin49_index.to(vertices.device)]
+
+    def joints54(self, vertices: torch.Tensor, joints: torch.Tensor, subset: bool = False) -> torch.Tensor:
+        """(B, 54, 3) ``[24 joints, 21 vertex keypoints, 9 extra]`` (:data:`~staf.body.joint_sets.ALL54_NAMES`):
+        the array SPIN-49 is taken from, and what the BlazePose landmark map reads. ``vertices``
+        are the full mesh, or (``subset``) the :attr:`joint_support` vertices."""
         ids = self.support_keypoint_ids if subset else self.vertex_keypoint_ids
         keypoints = vertices[:, ids.to(vertices.device)]
         extra = self.regress(self.support_extra if subset else self.regressor_extra, vertices)
-        all54 = torch.cat([joints, keypoints, extra], dim=1)
-        return all54[:, self.spin49_index.to(vertices.device)]
+        return torch.cat([joints, keypoints, extra], dim=1)
 
     def skin_subset(self, rotations: torch.Tensor, betas: torch.Tensor, subset: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -66,6 +66,10 @@ SPIN49_JOINT_NAMES: tuple[str, ...] = (
     "Left Ear", "Right Ear",
 )
 
+#: The 54-joint array ``[SMPL 24, vertex 21, extra 9]`` (:meth:`staf.body.BodyModel.joints54`),
+#: which SMPL and the open model both provide.
+ALL54_NAMES: tuple[str, ...] = SMPL_JOINT_NAMES + VERTEX_KEYPOINT_NAMES + EXTRA_JOINT_NAMES
+
 #: Index into the 54-joint array ``[SMPL 24, vertex 21, extra 9]`` of each SPIN-49 joint
 #: (SPIN's ``JOINT_MAP`` applied to ``JOINT_NAMES``).
 SPIN49_FROM_54: tuple[int, ...] = (

@@ -92,7 +92,7 @@ def predict_images(model: MeshRecoveryModel, data: LabelledImages, crop_rule: Cr
     with tqdm(total=len(data), unit="image", desc="eval lsp", disable=not progress) as bar:
         for start in range(0, len(data), IMAGES_PER_CALL):
             rows = range(start, min(start + IMAGES_PER_CALL, len(data)))
-            tracks = [_one_image_track(read_image(data.images[row]), squares[row], size) for row in rows]
+            tracks = [one_image_track(read_image(data.images[row]), squares[row], size) for row in rows]
             predictions = model.predict_sequences([track.to(model.device) for track in tracks])
             for track, prediction in zip(tracks, predictions):
                 crop_points = prediction.joints2d["lsp14"].float().cpu()
@@ -102,7 +102,8 @@ def predict_images(model: MeshRecoveryModel, data: LabelledImages, crop_rule: Cr
     return np.asarray(pixels, np.float64), np.asarray(joints3d, np.float64)
 
 
-def _one_image_track(image: np.ndarray, square: np.ndarray, size: int) -> SequenceInput:
+def one_image_track(image: np.ndarray, square: np.ndarray, size: int) -> SequenceInput:
+    """One image as a one-frame track: its crop of ``square`` [cx, cy, side] at ``size`` px and geometry."""
     height, width = image.shape[:2]
     crops = normalise(crop_antialiased(image, square, size)[None])
     return SequenceInput(crops=crops, boxes=torch.as_tensor(square[None], dtype=torch.float32),

@@ -180,6 +180,17 @@ def _frame_tensors(count: int, image_size: tuple[int, int], focal_length: float,
     return size, torch.full((count,), float(focal_length), dtype=dtype)
 
 
+def cliff_cam_from_translation(translation: torch.Tensor, boxes: torch.Tensor, image_size: torch.Tensor,
+                               focal_length: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`cliff_translation`: (B, 3) full-image translations → (B, 3) crop
+    cameras ``[s, tx, ty]`` of boxes (B, 3) [cx, cy, size] that :func:`cliff_translation` maps back
+    to them (depth must be positive)."""
+    scaled = 2.0 * focal_length / translation[:, 2]                       # s · size
+    centre = boxes[:, :2] - image_size / 2.0
+    return torch.stack([scaled / boxes[:, 2], translation[:, 0] - 2.0 * centre[:, 0] / scaled,
+                        translation[:, 1] - 2.0 * centre[:, 1] / scaled], dim=-1)
+
+
 class CropCamera:
     """How a model's crop camera ``[s, tx, ty]`` places a body in the full image.
 

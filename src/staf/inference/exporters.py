@@ -26,6 +26,7 @@ from staf.errors import InvalidInputError
 from staf.geometry.cameras import CropCamera, crop_cam_to_orig_cam, crop_to_image_points
 from staf.inference.formats import DEFAULT_FORMATS
 from staf.inference.record import PersonTrack
+from staf.inference.stages.refine import network_arrays
 
 
 
@@ -59,8 +60,10 @@ class ExportContext:
 
 
 def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int, int], focal: float) -> dict[str, np.ndarray]:
-    """The per-frame arrays of one record (VIBE's demo keys and staf's own)."""
+    """The per-frame arrays of one record (VIBE's demo keys and staf's own; a refined record's
+    network bodies under ``*_network`` keys). ``camera``: the model's rule, unless the record has its own."""
     prediction, width, height = record.prediction, *image_size
+    model_camera, camera = camera, record.camera or camera
     boxes = record.geometry.boxes
     joint_set = "spin49" if "spin49" in prediction.joint_sets else None
     joints3d = prediction.joint_sets[joint_set] if joint_set else prediction.joints
@@ -81,6 +84,7 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
         "detected": record.detected.astype(bool),
         "crop_boxes": record.squares.astype(np.float32),
         "rotmat": prediction.rotmat.numpy(),
+        **(network_arrays(record, model_camera, image_size, focal) if record.network is not None else {}),
     }
 
 

@@ -1,6 +1,6 @@
-"""The names of ``staf demo``'s export formats, without importing the exporters (the command
-line's help is built from them before torch is loaded); the exporters themselves and their
-registry are :mod:`staf.inference.exporters`."""
+"""Names that ``staf demo``'s command line needs before torch is loaded (its help is built from
+them): the export formats (the exporters themselves and their registry are
+:mod:`staf.inference.exporters`) and the refine stage's weights (:mod:`staf.inference.refine`)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ def known_formats() -> tuple[str, ...]:
     else the built-in ones."""
     registry = sys.modules.get("staf.inference.exporters")
     return tuple(registry.EXPORTERS) if registry is not None else BUILTIN_FORMATS
+
+
+#: the weighted terms of the refine stage's loss (``--refine-weight TERM=VALUE``)
+REFINE_WEIGHTS = ("reprojection", "world", "pose_prior", "shape_prior", "joint_limits", "smoothness", "shape")
+#: the refine stage's default L-BFGS iterations per track
+REFINE_ITERATIONS = 40

@@ -20,7 +20,7 @@ def camera_vertices(record: PersonTrack, camera: CropCamera, focal: float, image
     image centre, pixel centres at integers; see :mod:`staf.render.overlay`)."""
     principal = torch.tensor([(image_size[0] - 1) / 2, (image_size[1] - 1) / 2])
     prediction = record.prediction
-    return camera.camera_points(prediction.vertices, prediction.cam, record.geometry.boxes, focal, image_size,
+    return (record.camera or camera).camera_points(prediction.vertices, prediction.cam, record.geometry.boxes, focal, image_size,
                                 principal).numpy()
 
 

@@ -40,6 +40,7 @@ from staf.inference.exporters import DEFAULT_FORMATS, ExportContext, export, par
 from staf.inference.output import MANIFEST, discard, prepare_output, publish, write_manifest
 from staf.inference.people import FramePeople
 from staf.inference.record import PersonTrack
+from staf.inference.refine import RefineConfig
 from staf.inference.smoothing import OneEuroConfig
 from staf.inference.stages import STAGES, Stage, StageContext
 from staf.inference.tracking import TrackerConfig, track_boxes
@@ -66,6 +67,8 @@ class DemoConfig:
         precision: ``fp32`` or ``bf16``: the parts of the network that tolerate it under bfloat16
             autocast, the regressors in float32 (``MeshRecoveryModel.set_inference_precision``).
         detector_threads: CPU threads of the BlazePose interpreters.
+        refine: fit the bodies to the detector's keypoints and world landmarks (stage ``refine``,
+            :mod:`staf.inference.refine`), with ``refine_settings`` (iterations and weights).
     """
 
     start: float = 0.0
@@ -83,6 +86,8 @@ class DemoConfig:
     precision: str = "fp32"
     detector_threads: int = 2
     formats: tuple[str, ...] = DEFAULT_FORMATS
+    refine: bool = False
+    refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
 
     def __post_init__(self) -> None:
         if self.focal_length is not None and not (math.isfinite(self.focal_length) and self.focal_length > 0):

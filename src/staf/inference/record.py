@@ -15,6 +15,7 @@ import torch
 
 from staf.data.crops import CropRule
 from staf.geometry.boxes import corners_to_centre_size
+from staf.geometry.cameras import CropCamera
 from staf.inference.people import NUM_KEYPOINTS, FramePeople
 from staf.inference.tracking import Track
 from staf.models.base import BodyPrediction, SequenceInput
@@ -41,6 +42,10 @@ class PersonTrack:
             length (N,)), set by the crop stage.
         crops: (N, S, S, 3) uint8 crops, held between the crop and recover stages.
         prediction: the body per frame (:class:`BodyPrediction`, N leading, float32 CPU).
+        camera: the rule that places ``prediction`` in the image when it is not the model's own
+            (the refine stage's bodies are placed by :class:`~staf.geometry.cameras.CliffCamera`).
+        network: the network's own prediction once a later stage (refine) replaced it, else None.
+        network_camera: the rule that places ``network`` (None: the model's).
     """
 
     track_id: int
@@ -56,6 +61,9 @@ class PersonTrack:
     geometry: SequenceInput | None = None
     crops: np.ndarray | None = None
     prediction: BodyPrediction | None = None
+    camera: CropCamera | None = None
+    network: BodyPrediction | None = None
+    network_camera: CropCamera | None = None
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -8,7 +8,9 @@ filled in further. :data:`STAGES` is the default order:
 1. ``crop`` (:mod:`.crop`): the crop squares and geometry of every record, and its crops
    (a second pass over the frames);
 2. ``recover`` (:mod:`.recover`): the model's body per frame;
-3. ``smooth`` (:mod:`.smooth`, ``--smooth``): One-Euro filtering of the bodies.
+3. ``smooth`` (:mod:`.smooth`, ``--smooth``): One-Euro filtering of the bodies;
+4. ``refine`` (:mod:`.refine`, ``--refine``): the bodies fitted to the detector's keypoints and
+   world landmarks.
 
 Adding a stage is one file here with such a class and one entry in :data:`STAGES` (or a
 ``stages=`` list given to :func:`staf.inference.pipeline.run_demo`).
@@ -53,7 +55,8 @@ class Stage(Protocol):
 
 from staf.inference.stages.crop import CropStage  # noqa: E402 — the stages import this module's types
 from staf.inference.stages.recover import RecoverStage  # noqa: E402
+from staf.inference.stages.refine import RefineStage  # noqa: E402
 from staf.inference.stages.smooth import SmoothStage  # noqa: E402
 
 #: the default stages, in order
-STAGES: tuple[Stage, ...] = (CropStage(), RecoverStage(), SmoothStage())
+STAGES: tuple[Stage, ...] = (CropStage(), RecoverStage(), SmoothStage(), RefineStage())
