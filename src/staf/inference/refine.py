@@ -14,10 +14,11 @@ frames and joints:
 - ``reprojection``: Geman-McClure ``ρ(r) = r² / (r² + σ²)`` of the distance r (in person-box sides)
   between the projected landmarks and the detector's keypoints, weighted by the keypoints'
   visibility (0 on frames without keypoints);
-- ``world``: the same robust distance (metres, scale ``σ_world``) between the landmarks (about
-  their hip centre) and the detector's metric world landmarks after the best similarity onto
-  them: a 3D term that removes the depth ambiguity 2D leaves (a forearm toward or away from the
-  camera);
+- ``world``: the same robust distance (metres, scale ``σ_world``) between the body's landmarks
+  and the detector's metric world landmarks, turned from the person's crop to the camera's axes
+  and aligned by scale and translation (:func:`world_target`): a 3D term that removes the depth
+  ambiguity 2D leaves (a forearm toward or away from the camera) and sees which way the body
+  faces;
 - ``pose_prior`` ``|δ|²`` and ``shape_prior`` ``|β − β_network|²``: stay near the network;
 - ``joint_limits``: squared excess of each joint's rotation vector beyond the anatomical limits
   of :mod:`staf.data.synthetic.joint_limits` (the root is free);
@@ -184,13 +185,32 @@ def reprojection_term(landmarks: torch.Tensor, observed: Observations, config: R
     return _weighted_mean(geman_mcclure(squared, config.sigma), weights)
 
 
-def world_alignment(landmarks: torch.Tensor, world: torch.Tensor) -> torch.Tensor:
-    """The detector's world landmarks (N, L, 3) moved by their best similarity onto the body's
-    (N, L, 3) landmarks (computed without gradient: the target the body is pulled to)."""
-    from staf.geometry.alignment import procrustes_align
+def ray_rotation(centres: torch.Tensor, focal: torch.Tensor, principal_point: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) the rotations that turn the optical axis onto the ray through each pixel of (N, 2)
+    ``centres``: the detector sees each person as if in the middle of its crop, so its world
+    landmarks are turned by this to the camera's axes."""
+    offset = (centres - principal_point) / focal.reshape(-1, 1)
+    ray = torch.nn.functional.normalize(torch.cat([offset, torch.ones_like(offset[:, :1])], dim=-1), dim=-1)
+    axis = torch.cross(torch.tensor([0.0, 0.0, 1.0], dtype=ray.dtype, device=ray.device).expand_as(ray), ray, dim=-1)
+    angle = torch.atan2(axis.norm(dim=-1), ray[:, 2])
+    return axis_angle_to_matrix(torch.nn.functional.normalize(axis, dim=-1) * angle[:, None])
 
+
+def world_target(landmarks: torch.Tensor, world: torch.Tensor, centres: torch.Tensor, observed: Observations,
+                 present: torch.Tensor) -> torch.Tensor:
+    """The detector's world landmarks (N, L, 3), turned to the camera's axes (:func:`ray_rotation`)
+    and moved by the scale and translation that bring them closest to the body's (N, L, 3)
+    landmarks (without gradient: the target the body is pulled to). No rotation is fitted, so the
+    term sees which way the body faces."""
     with torch.no_grad():
-        return procrustes_align(world.to(landmarks.dtype), landmarks.detach())
+        focal = torch.as_tensor(observed.focal, dtype=world.dtype, device=world.device).reshape(-1).expand(len(present))
+        centre = observed.principal_point().to(world).reshape(-1, 2).expand(len(present), 2)
+        turned = world @ ray_rotation(centres, focal[present], centre[present]).transpose(1, 2)
+        body = landmarks.detach()
+        body_centred = body - body.mean(dim=1, keepdim=True)
+        world_centred = turned - turned.mean(dim=1, keepdim=True)
+        scale = (body_centred * world_centred).sum(dim=(1, 2)) / world_centred.pow(2).sum(dim=(1, 2)).clamp(min=1e-9)
+        return scale.clamp(0.5, 2.0)[:, None, None] * world_centred + body.mean(dim=1, keepdim=True)
 
 
 def world_term(landmarks: torch.Tensor, observed: Observations, config: RefineConfig) -> torch.Tensor:
@@ -201,7 +221,8 @@ def world_term(landmarks: torch.Tensor, observed: Observations, config: RefineCo
     if not present.any():
         return landmarks.sum() * 0.0
     body = landmarks[present][:, chosen]
-    target = world_alignment(body, world[present])
+    centres = torch.nan_to_num(observed.keypoints[present][:, chosen, :2], nan=0.0).mean(dim=1)
+    target = world_target(body, world[present], centres, observed, present)
     return geman_mcclure(((body - target) ** 2).sum(-1), config.sigma_world).mean()
 
 
@@ -252,8 +273,7 @@ def turned_round(rotmat: torch.Tensor) -> torch.Tensor:
 
 
 def _start_cost(landmark_body: LandmarkBody, rotmat, betas, transl, observed, config) -> torch.Tensor:
-    """(N,) per-frame data cost of a start: 2D term plus the world term aligned without rotation
-    (so that it sees which way the body faces)."""
+    """(N,) per-frame data cost of a start: the 2D and world terms of each frame."""
     landmarks, _ = landmark_body(rotmat, betas, transl)
     keypoints = observed.keypoints
     visibility = torch.nan_to_num(keypoints[..., 2], nan=0.0)
@@ -264,9 +284,12 @@ def _start_cost(landmark_body: LandmarkBody, rotmat, betas, transl, observed, co
     chosen = list(WORLD_LANDMARKS)
     world = observed.world_landmarks[:, chosen].to(landmarks)
     present = torch.isfinite(world).all(dim=(1, 2))
-    centred = landmarks[:, chosen] - landmarks[:, chosen].mean(dim=1, keepdim=True)
-    target = torch.nan_to_num(world - world.mean(dim=1, keepdim=True), nan=0.0)
-    world_cost = geman_mcclure(((centred - target) ** 2).sum(-1), config.sigma_world).mean(-1)
+    world_cost = torch.zeros_like(cost)
+    if present.any():
+        body = landmarks[present][:, chosen]
+        centres = torch.nan_to_num(keypoints[present][:, chosen, :2], nan=0.0).mean(dim=1)
+        target = world_target(body, world[present], centres, observed, present)
+        world_cost[present] = geman_mcclure(((body - target) ** 2).sum(-1), config.sigma_world).mean(-1)
     return cost + torch.where(present, world_cost, torch.zeros_like(world_cost))
 
 
