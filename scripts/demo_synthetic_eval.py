@@ -4,7 +4,7 @@
     python scripts/demo_synthetic_eval.py DATA/synthbench --checkpoint RUN/staf/stage2/best.pt
 
 Each sequence's full frames (``seq_*/frames``, one person) go through the whole pipeline with the
-BlazePose detector, once as is and once with ``--smooth``. Reported over all sequences: detection
+BlazePose detector, once per mode: as is (``raw``), with ``--smooth``, with ``--refine`` (``--modes``). Reported over all sequences: detection
 recall at IoU 0.5 (per frame, against the rendered mesh's box), tracks per sequence and identity
 switches (a one-person sequence split into several tracks, or a track on the wrong person), and
 on the frames the demo returns PA-MPJPE / MPJPE (LSP-14 from the SPIN-49 sets, mid-hip pelvis,
@@ -30,10 +30,11 @@ from staf.inference.pipeline import DemoConfig, run_demo
 from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
 
 
-def evaluate_sequence(folder: Path, rows: np.ndarray, data: dict, model, crop_rule, smooth: bool) -> dict:
+def evaluate_sequence(folder: Path, rows: np.ndarray, data: dict, model, crop_rule, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
         run_demo(folder / "frames", Path(out) / "demo", model, crop_rule,
-                 DemoConfig(smooth=smooth, render=False, fps=float(data["fps"][rows[0]])), progress=False)
+                 DemoConfig(smooth=mode == "smooth", refine=mode == "refine", render=False,
+                            fps=float(data["fps"][rows[0]])), progress=False)
         tracks = joblib.load(Path(out) / "demo" / "staf_output.pkl")
     truth_boxes = centre_size_to_corners(data["bbox"][rows])
     covered = np.zeros(len(rows), bool)
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("folder", help="a staf synth output folder")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--max-sequences", type=int, default=None)
+    parser.add_argument("--modes", default="raw,smooth", help="comma-separated: raw, smooth, refine (--refine)")
     args = parser.parse_args()
     folder = Path(args.folder)
     database = sorted(folder.glob("synth_*_db.pt"))[0]
@@ -67,13 +69,13 @@ def main() -> None:
     crop_rule = checkpoint_crop_rule(payload)
     names = sorted(set(data["vid_name"].tolist()))[: args.max_sequences]
     summary = {}
-    for smooth in (False, True):
-        rows = [evaluate_sequence(folder / name, np.flatnonzero(data["vid_name"] == name), data, model, crop_rule, smooth)
+    for mode in args.modes.split(","):
+        rows = [evaluate_sequence(folder / name, np.flatnonzero(data["vid_name"] == name), data, model, crop_rule, mode)
                 for name in names]
         frames = sum(r["frames"] for r in rows)
         metrics = {key: float(torch.cat([r[key] for r in rows if r.get(key) is not None]).mean())
                    for key in ("pa_mpjpe", "mpjpe", "accel")}
-        summary["smooth" if smooth else "raw"] = {
+        summary[mode] = {
             "sequences": len(rows), "frames": frames,
             "recall_iou50": sum(r["recall"] * r["frames"] for r in rows) / frames,
             "tracks_per_sequence": float(np.mean([r["tracks"] for r in rows])),

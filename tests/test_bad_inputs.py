@@ -202,6 +202,10 @@ def cases() -> list[Case]:
     out += numbers(body_base, "--betas", ["nan", "inf"])
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--focal", ["0", "nan"])
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--formats", ["fbx", ",", "pkl,fbx"], "--formats")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose", "--refine"], "--refine-iterations",
+                   ["-1", "100001"], "refine iterations")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose", "--refine"], "--refine-weight",
+                   ["bogus=1", "world", "world=x", "world=nan", "world=-1", "smoothness=1e300"], "refine")
     out += numbers(lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"], "--stage", ["0", "3", "x"],
                    "--stage")
     train_preset = lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]  # noqa: E731
