@@ -34,6 +34,7 @@ class RefineStage:
     def __call__(self, records: list[PersonTrack], context) -> list[PersonTrack]:
         settings = getattr(context.config, "refine_settings", None) or RefineConfig()
         landmark_map = self.landmark_map or LandmarkMap.shipped()
+        self.reports = {}
         for record in tqdm(records, unit="track", desc="refine", disable=not context.progress):
             self.reports[record.track_id] = refine_record(record, context.model, landmark_map, settings,
                                                           context.image_size, context.focal)
