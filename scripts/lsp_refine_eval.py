@@ -1,7 +1,7 @@
 """The refine stage on real still images with human labels (LSP layout), one-frame tracks.
 
     python scripts/lsp_refine_eval.py [--data-root ../shared/real_images/lsp_dev] [--checkpoint FILE]
-        [--limit N] [--set NAME=VALUE ...] [--json OUT.json]
+        [--limit N] [--set NAME=VALUE ...] [--landmark-model full|heavy] [--json OUT.json]
 
 Per image: the network sees the crop of the labelled joints' box (as ``staf eval --data lsp``);
 BlazePose (the detector staf ships) runs on the whole image as the demo runs it, and the person
@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--landmark-model", default="full", help="BlazePose landmark model: full or heavy")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     settings = RefineConfig(smoothness=0.0, turn_per_frame=True, shared_shape=False)
@@ -120,7 +121,7 @@ def main() -> None:
     data = read_lsp(args.data_root)
     limit = min(args.limit or len(data), len(data))
     labels = data.joints[:limit]
-    detector = BlazePoseDetector(DetectorConfig(threads=2))
+    detector = BlazePoseDetector(DetectorConfig(threads=2, landmark_model=args.landmark_model))
     found = [detect(detector, read_image(data.images[row]), label_boxes(labels[row:row + 1])[0])
              for row in tqdm(range(limit), desc="blazepose", unit="image")]
     keypoints = np.stack([f[0] for f in found])

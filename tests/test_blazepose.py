@@ -13,6 +13,7 @@ from staf.geometry.boxes import box_iou
 from staf.inference.blazepose import (
     BlazePoseDetector,
     DetectorConfig,
+    PersonMask,
     Roi,
     alignment_roi,
     body_box,
@@ -104,6 +105,8 @@ def test_body_box_and_iou():
 def test_config_is_checked():
     with pytest.raises(ValueError, match="min_score"):
         DetectorConfig(min_score=1.5)
+    with pytest.raises(ValueError, match="landmark model 'huge': choose one of full, heavy"):
+        DetectorConfig(landmark_model="huge")
 
 
 #: right then left shoulder, elbow, wrist, hip, knee, ankle: BlazePose and SPIN-49 (OpenPose) rows
@@ -116,6 +119,25 @@ def synthetic_video(tmp_path_factory):
     root = tmp_path_factory.mktemp("detect")
     synthesize(SynthConfig(sequences=3, frames=24, seed=11, split="detect"), root, progress=False)
     return root, read_db(root / "synth_detect_db.pt")
+
+
+@pytest.mark.parametrize("rotation", [0.0, 0.7])
+def test_mask_back_in_the_image(rotation):
+    """A segmentation in the ROI's crop returns to where it came from: a disc cut out by
+    ``warp_roi`` and put back by ``PersonMask.in_image`` overlaps itself (IoU ≥ 0.95, centre
+    within half a pixel) and is 0 outside the ROI."""
+    grid_y, grid_x = np.mgrid[0:200, 0:300]
+    disc = ((grid_x - 160.0) ** 2 + (grid_y - 100.0) ** 2 <= 30.0**2)
+    roi = Roi(150.0, 110.0, 120.0, rotation)
+    crop = warp_roi(np.repeat(disc[..., None].astype(np.uint8) * 255, 3, axis=2), roi, 256, replicate=False)
+    back = PersonMask(crop[..., 0].astype(np.float32) / 255.0, roi).in_image(300, 200)
+    assert back.shape == (200, 300) and back.dtype == np.float32
+    found = back > 0.5
+    iou = (found & disc).sum() / (found | disc).sum()
+    assert iou >= 0.95, iou
+    centre = np.array([(grid_x * back).sum(), (grid_y * back).sum()]) / back.sum()
+    np.testing.assert_allclose(centre, [160.0, 100.0], atol=0.5)
+    assert back[:, :40].max() == 0.0 and back[:, 260:].max() == 0.0          # outside the ROI
 
 
 def test_people_found_in_rendered_frames(synthetic_video):

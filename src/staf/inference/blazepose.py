@@ -42,6 +42,9 @@ from staf.geometry.boxes import iou_matrix
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
+#: the landmark models by name: ``full`` ships with staf; ``heavy`` (27.7 MB, same inputs and
+#: outputs) ships in the npm package ``@mediapipe/pose`` and is found in the package's models folder
+LANDMARK_FILES = {"full": LANDMARK_FILE, "heavy": "pose_landmark_heavy.tflite"}
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_BODY_LANDMARKS = 33
@@ -75,6 +78,7 @@ class DetectorConfig:
             (MediaPipe's RefineLandmarksFromHeatmap step).
         masks: also keep each person's segmentation mask (the landmark model's 256×256 output,
             in the coordinates of the person's ROI).
+        landmark_model: ``full`` or ``heavy`` (:data:`LANDMARK_FILES`).
     """
 
     min_score: float = 0.5
@@ -88,9 +92,14 @@ class DetectorConfig:
     box_lift: float = 0.022
     refine: bool = True
     masks: bool = False
+    landmark_model: str = "full"
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
+
+        if self.landmark_model not in LANDMARK_FILES:
+            raise InvalidInputError(f"detector landmark model {self.landmark_model!r}: choose one of "
+                                    f"{', '.join(LANDMARK_FILES)}")
 
         for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou"):
             value = getattr(self, name)
@@ -116,6 +125,22 @@ class Roi:
 
 
 @dataclasses.dataclass
+class PersonMask:
+    """The landmark model's segmentation of one person: ``probability`` (256, 256) float32 in the
+    crop of ``roi`` it was found in."""
+
+    probability: np.ndarray
+    roi: Roi
+
+    def in_image(self, width: int, height: int) -> np.ndarray:
+        """(height, width) float32 person probability in the image (0 outside the ROI)."""
+        import cv2
+
+        return cv2.warpAffine(self.probability, roi_affine(self.roi, self.probability.shape[1]), (width, height),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
+@dataclasses.dataclass
 class Person:
     """One person in one frame.
 
@@ -128,7 +153,7 @@ class Person:
             y down, z away from the camera as the image's axes), turned back by the ROI's
             rotation as MediaPipe's WorldLandmarkProjectionCalculator does.
         roi: the region the landmarks were found in.
-        mask: (256, 256) float32 person probability in ``roi``'s crop (with ``masks``), else None.
+        mask: the person's segmentation (:class:`PersonMask`, with ``masks``), else None.
     """
 
     box: np.ndarray
@@ -137,7 +162,7 @@ class Person:
     next_roi: Roi | None = None
     world_landmarks: np.ndarray | None = None
     roi: Roi | None = None
-    mask: np.ndarray | None = None
+    mask: PersonMask | None = None
 
 
 def model_path(name: str) -> Path:
@@ -292,7 +317,7 @@ class BlazePoseDetector:
         except ImportError as exc:
             raise StafError("the person detector needs the 'ai-edge-litert' package: pip install ai-edge-litert") from exc
         self.detector = Interpreter(model_path=str(model_path(DETECTOR_FILE)), num_threads=self.config.threads)
-        self.landmarker = Interpreter(model_path=str(model_path(LANDMARK_FILE)), num_threads=self.config.threads)
+        self.landmarker = Interpreter(model_path=str(model_path(LANDMARK_FILES[self.config.landmark_model])), num_threads=self.config.threads)
         self.detector.allocate_tensors()
         self.landmarker.allocate_tensors()
         self.anchors = ssd_anchor_centres()
@@ -353,7 +378,7 @@ class BlazePoseDetector:
         body = points[:NUM_BODY_LANDMARKS]
         keypoints = np.concatenate([body, _sigmoid(raw[:NUM_BODY_LANDMARKS, 3:4])], axis=1)
         box = body_box(body, self.config.box_scale, self.config.box_lift)
-        mask = _sigmoid(outputs[2][0, :, :, 0]).astype(np.float32) if self.config.masks else None
+        mask = PersonMask(_sigmoid(outputs[2][0, :, :, 0]).astype(np.float32), roi) if self.config.masks else None
         return Person(box=box, keypoints=keypoints, score=presence, next_roi=alignment_roi(points[33], points[34]),
                       world_landmarks=world_landmarks(outputs[4], roi), roi=roi, mask=mask)
 

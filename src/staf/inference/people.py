@@ -32,7 +32,7 @@ class FramePeople:
             boxes came from a file).
         scores: (K,) presence in [0, 1] (1 for a box file).
         world_landmarks: (K, 33, 3) BlazePose's metric landmarks, metres (NaN from a box file).
-        masks: per person a (256, 256) person probability in their ROI's crop, or None (not asked).
+        masks: per person a :class:`~staf.inference.blazepose.PersonMask`, or None (not asked).
     """
 
     boxes: np.ndarray

@@ -35,7 +35,7 @@ class PersonTrack:
             interpolated or from a box file).
         world_landmarks: (N, 33, 3) the detector's metric landmarks, metres (NaN likewise).
         scores: (N,) the detector's presence (NaN where interpolated).
-        masks: per frame the detector's (256, 256) person mask in its ROI, or None (not asked or
+        masks: per frame the detector's :class:`~staf.inference.blazepose.PersonMask`, or None (not asked or
             interpolated); None when no frame has one.
         squares: (N, 3) the crop squares cx cy side (the model's crop rule), set by the crop stage.
         geometry: the model's per-frame geometry input (boxes (N, 3), image size (N, 2), focal
