@@ -298,3 +298,18 @@ def test_demo_with_a_tar_checkpoint(scene, body, tmp_path):
     inside = (mesh >= 2).all(1) & (mesh < 190).all(1)
     u, v = mesh[inside].T
     assert inside.mean() > 0.5 and (np.abs(drawn[v, u] - source[v, u]).sum(axis=1) > 30).mean() > 0.9
+
+
+def test_quiet_means_quiet_and_verbose_shows_the_libraries(scene, tmp_path):
+    """With ``--quiet`` stderr stays empty: LiteRT's own "Created TensorFlow Lite XNNPACK delegate"
+    line (written by C++ to descriptor 2, once per process) is caught into staf's log;
+    ``--verbose`` lets it through. Separate processes, as a user runs them."""
+    import subprocess
+    import sys
+
+    arguments = [sys.executable, "-m", "staf", "demo", str(scene["frames"]), "--mean-pose", "--no-render",
+                 "--end", "0.4", "--min-track-length", "3", "--quiet"]
+    quiet = subprocess.run([*arguments, "--out", str(tmp_path / "quiet")], capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = subprocess.run([*arguments, "--out", str(tmp_path / "loud"), "--verbose"], capture_output=True, text=True)
+    assert loud.returncode == 0 and "XNNPACK" in loud.stderr, loud.stderr

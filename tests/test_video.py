@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
-from staf.inference.video import VideoSource, VideoWriter, natural_key, rotate_upright
+from staf.inference.video import (VideoSource, VideoWriter, natural_key, plausible_frame_rate, rotate_upright,
+                                 upright_rotation)
 
 
 def moving_square(frames: int, width: int = 64, height: int = 48) -> list[np.ndarray]:
@@ -150,3 +151,65 @@ def test_opencv_reads_what_pyav_cannot_open(tmp_path, monkeypatch):
     assert len(frames) == 6
     for frame, image in zip(frames, expected):
         assert np.abs(frame.image.astype(int) - image).mean() < 2.0
+
+
+@pytest.mark.parametrize("raw, expected, warned", [(100, 90, True), (45.5, 90, True), (-90, 270, False),
+                                                    (180.4, 180, False), (float("nan"), 0, True), (None, 0, False)])
+def test_upright_rotation_takes_the_nearest_quarter_turn(raw, expected, warned, caplog):
+    with caplog.at_level("WARNING", logger="staf"):
+        assert upright_rotation(raw, "clip.mp4") == expected
+    assert bool(caplog.records) == warned
+    if warned:
+        assert "clip.mp4" in caplog.text and ("nearest" in caplog.text or "no rotation" in caplog.text)
+
+
+def test_odd_display_rotation_reads_turned_by_the_nearest(tmp_path, caplog):
+    """A 100° display matrix (not a multiple of 90°) is read as 90°, with a warning, frames and
+    size consistent (it used to end in IndexError)."""
+    frames = moving_square(3)
+    write_video(tmp_path / "odd.mp4", frames, rotation=100)
+    with caplog.at_level("WARNING", logger="staf"):
+        source = VideoSource(tmp_path / "odd.mp4")
+    assert source.info.rotation == 90 and "not a multiple of 90°" in caplog.text
+    image = next(iter(source)).image
+    assert image.shape == (source.info.height, source.info.width, 3) == np.rot90(frames[0]).shape
+
+
+@pytest.mark.parametrize("declared, used", [(25.0, 25.0), (1e6, 30.0), (0.01, 30.0)])
+def test_implausible_frame_rates_fall_back(declared, used, caplog):
+    with caplog.at_level("WARNING", logger="staf"):
+        assert plausible_frame_rate(declared, "clip.mp4") == used
+    assert bool(caplog.records) == (declared != used)
+
+
+def test_truncated_video_is_read_with_a_warning_and_the_counts(tmp_path, caplog):
+    """An mp4 whose index comes first (``+faststart``, as many cameras and staf's own writer put
+    it) cut short still decodes its first frames; the demo's reading step says how many of the
+    declared frames it read (the manifest records both counts)."""
+    from staf.inference.people import FramePeople
+    from staf.inference.pipeline import detect_people
+
+    writer = VideoWriter(tmp_path / "clip.mp4", 64, 48, 25.0)
+    for image in moving_square(20) * 3:
+        writer.write(image)
+    writer.close()
+    data = (tmp_path / "clip.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 4 // 5])         # 4/5 of 4.3 kB: 30 of 60 frames
+
+    class Nobody:
+        def __call__(self, frame):
+            return FramePeople.empty()
+
+        def finish(self, indices):
+            pass
+
+    source = VideoSource(tmp_path / "cut.mp4")
+    assert source.expected_frames() == 60
+    with caplog.at_level("WARNING", logger="staf"):
+        indices, _ = detect_people(source, Nobody(), progress=False)
+    assert 0 < len(indices) < 59
+    assert f"read {len(indices)} of the 60 frames the container declares" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="staf"):
+        detect_people(VideoSource(tmp_path / "clip.mp4"), Nobody(), progress=False)
+    assert not caplog.records

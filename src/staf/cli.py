@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import staf
+from staf import logs
 from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
@@ -166,13 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a preset value, e.g. --set model.variant=base+apm --set stage2.epochs=3")
     train.set_defaults(handler=run_train)
+    for command in [*commands.choices.values(), official]:
+        if command is not convert:
+            command.add_argument("--verbose", action="store_true",
+                                 help="show staf's log and the libraries' own lines (LiteRT, FFmpeg); also STAF_DEBUG=1")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``staf`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    debug = bool(os.environ.get("STAF_DEBUG"))
+    debug = logs.verbose_requested()
+    logs.configure(logs.verbose_requested(getattr(args, "verbose", False)))
     try:
         return int(args.handler(args) or 0)
     except StafError as error:

@@ -39,6 +39,7 @@ import numpy as np
 
 from staf.errors import MissingAssetError, StafError
 from staf.geometry.boxes import iou_matrix
+from staf.logs import native_output_to_log
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
@@ -318,8 +319,9 @@ class BlazePoseDetector:
             raise StafError("the person detector needs the 'ai-edge-litert' package: pip install ai-edge-litert") from exc
         self.detector = Interpreter(model_path=str(model_path(DETECTOR_FILE)), num_threads=self.config.threads)
         self.landmarker = Interpreter(model_path=str(model_path(LANDMARK_FILES[self.config.landmark_model])), num_threads=self.config.threads)
-        self.detector.allocate_tensors()
-        self.landmarker.allocate_tensors()
+        with native_output_to_log("LiteRT"):           # its "Created … XNNPACK delegate" INFO lines
+            self.detector.allocate_tensors()
+            self.landmarker.allocate_tensors()
         self.anchors = ssd_anchor_centres()
         self.followed: list[Roi] = []
 

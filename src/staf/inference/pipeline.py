@@ -25,6 +25,7 @@ Then ``staf_demo.json`` (settings, tracks, files, times); the output folder's ru
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from pathlib import Path
@@ -145,6 +146,12 @@ def detect_people(source: VideoSource, detector: Detector, progress: bool) -> tu
                                 f"{source.end if source.end is not None else 'the end'} (the video is "
                                 f"{source.info.num_frames / source.info.fps:.2f} s long)")
     detector.finish(indices)
+    expected = source.expected_frames()
+    if source.info.reader != "images" and len(indices) < expected - 1:      # counts may be one off
+        logging.getLogger(__name__).warning(
+            f"{source.path}: read {len(indices)} of the {expected} frames the container declares"
+            f"{' between --start and --end' if source.start or source.end is not None else ''}; the file may be "
+            "truncated: the results cover the frames read")
     return indices, people
 
 
@@ -206,7 +213,8 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
                                     progress))
         seconds["render"] = time.perf_counter() - clock
     video = {"path": str(source.path), "width": info.width, "height": info.height, "fps": info.fps,
-             "rotation": info.rotation, "reader": info.reader, "focal_length": focal}
+             "rotation": info.rotation, "reader": info.reader, "focal_length": focal,
+             "declared_frames": source.expected_frames(), "frames_read": len(frame_ids)}
     summary = DemoSummary({record.track_id: len(record) for record in records}, len(frame_ids),
                           files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people))
     write_manifest(staging / MANIFEST, manifest(summary, config, crop_rule, model))

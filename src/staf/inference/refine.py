@@ -307,7 +307,7 @@ def choose_facing(landmark_body: LandmarkBody, start: BodyState, observed: Obser
 def refine_track(body, landmark_map: LandmarkMap, start: BodyState, observed: Observations,
                  config: RefineConfig) -> tuple[BodyState, dict[str, float]]:
     """Fit one track (module docstring) in the body model's dtype and device → the refined bodies
-    and a report (each term's value before and after, frames turned round)."""
+    and a report (each term's value before and after, frames turned round, L-BFGS iterations run)."""
     dtype, device = body.v_template.dtype, body.v_template.device
     start = BodyState(*(tensor.detach().to(dtype=dtype, device=device)
                         for tensor in (start.rotmat, start.betas, start.transl)))
@@ -331,6 +331,7 @@ def refine_track(body, landmark_map: LandmarkMap, start: BodyState, observed: Ob
     # two phases: robust scales ``coarse_sigma`` times wider first (large errors still pull), then as set
     coarse = dataclasses.replace(config, sigma=config.sigma * config.coarse_sigma,
                                  sigma_world=config.sigma_world * config.coarse_sigma)
+    used = 0
     for settings, iterations in ((coarse, config.iterations // 2), (config, config.iterations - config.iterations // 2)):
         if iterations == 0:
             continue
@@ -344,10 +345,12 @@ def refine_track(body, landmark_map: LandmarkMap, start: BodyState, observed: Ob
             return total
 
         optimiser.step(closure)
+        state = optimiser.state[optimiser._params[0]]
+        used += int(state.get("n_iter", 0))
     with torch.no_grad():
         after = {name: float(value) for name, value in loss().items()}
         rotmat = start.rotmat @ axis_angle_to_matrix(residual)
-    report = {"before": before, "after": after, "turned_round": int(flipped.sum())}
+    report = {"before": before, "after": after, "turned_round": int(flipped.sum()), "iterations": used}
     count = len(rotmat)
     return BodyState(rotmat.detach(), betas.detach().expand(count, -1).clone(), transl.detach()), report
 

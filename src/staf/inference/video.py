@@ -15,6 +15,7 @@ the real name.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from staf.logs import native_output_to_log
 from staf.errors import InvalidInputError, MalformedFileError, MissingAssetError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -62,6 +64,41 @@ class Frame:
 def natural_key(name: str) -> list:
     """Sort key that orders ``frame2.jpg`` before ``frame10.jpg``."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+#: frame rates a container may declare (slow-motion phones record 960 fps); others are not believed
+FRAME_RATE_RANGE = (0.1, 1000.0)
+#: the frame rate used when a container's declared rate is outside FRAME_RATE_RANGE
+FALLBACK_FRAME_RATE = 30.0
+
+
+def upright_rotation(raw, path) -> int:
+    """A display matrix's rotation (degrees, any float) → 0, 90, 180 or 270: the nearest multiple
+    of 90° with a warning when it is not one (within 1°), 0 with a warning when it is not a number
+    (an all-zero matrix)."""
+    try:
+        degrees = float(raw or 0.0)
+    except (TypeError, ValueError):
+        degrees = math.nan
+    if not math.isfinite(degrees):
+        logging.getLogger(__name__).warning(f"{path}: the video's display matrix gives no rotation; ignored (frames "
+                                            "used as stored)")
+        return 0
+    nearest = int(round(degrees / 90.0)) * 90
+    if abs(degrees - nearest) > 1.0:
+        logging.getLogger(__name__).warning(f"{path}: the video asks for a rotation of {degrees:g}°, not a multiple "
+                                            f"of 90°; frames are turned by the nearest, {nearest % 360}°")
+    return nearest % 360
+
+
+def plausible_frame_rate(fps: float, path) -> float:
+    """The declared frame rate, or :data:`FALLBACK_FRAME_RATE` with a warning outside :data:`FRAME_RATE_RANGE`."""
+    low, high = FRAME_RATE_RANGE
+    if low <= fps <= high:
+        return fps
+    logging.getLogger(__name__).warning(f"{path}: the container declares {fps:g} frames/s, outside {low:g}–{high:g}; "
+                                        f"using {FALLBACK_FRAME_RATE:g} frames/s (times and the overlay's rate follow it)")
+    return FALLBACK_FRAME_RATE
 
 
 def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -126,6 +163,9 @@ class VideoSource:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
+            if not fps or not math.isfinite(fps):
+                raise MalformedFileError(f"{self.path}: the video has no frame rate")
+            fps = plausible_frame_rate(fps, self.path)
             frames = int(stream.frames or 0)
             if frames == 0 and stream.duration and stream.time_base and fps:
                 frames = int(round(float(stream.duration * stream.time_base) * fps))
@@ -134,21 +174,21 @@ class VideoSource:
                 break
             if first is None:
                 raise MalformedFileError(f"{self.path}: the video stream holds no decodable frame")
-            rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+            rotation = upright_rotation(getattr(first, "rotation", 0), self.path)
             width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
-            if not fps or not math.isfinite(fps):
-                raise MalformedFileError(f"{self.path}: the video has no frame rate")
             return VideoInfo(self.path, width, height, fps, frames, rotation, "pyav", stream.codec_context.name)
 
     def _opencv_info(self) -> VideoInfo:
         import cv2
 
-        capture = cv2.VideoCapture(str(self.path))
+        with native_output_to_log("OpenCV"):           # FFmpeg's own lines about a damaged file
+            capture = cv2.VideoCapture(str(self.path))
         try:
-            ok, image = capture.read()
+            with native_output_to_log("OpenCV"):
+                ok, image = capture.read()
             if not ok:
                 raise MalformedFileError("OpenCV decodes no frame")
-            fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
+            fps = plausible_frame_rate(float(capture.get(cv2.CAP_PROP_FPS)) or FALLBACK_FRAME_RATE, self.path)
             frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             return VideoInfo(self.path, image.shape[1], image.shape[0], fps, frames, 0, "opencv")
         finally:
@@ -204,11 +244,13 @@ class VideoSource:
     def _read_opencv(self) -> Iterator[Frame]:
         import cv2
 
-        capture = cv2.VideoCapture(str(self.path))
+        with native_output_to_log("OpenCV"):
+            capture = cv2.VideoCapture(str(self.path))
         try:
             index = 0
             while True:
-                ok, image = capture.read()
+                with native_output_to_log("OpenCV"):
+                    ok, image = capture.read()
                 if not ok:
                     return
                 yield Frame(index, index / self.info.fps, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
