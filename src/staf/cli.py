@@ -20,7 +20,7 @@ from pathlib import Path
 import staf
 from staf import logs
 from staf.body.assets import BASE_DATA_ENV, GENDERS
-from staf.errors import StafError
+from staf.errors import StafError, Stopped
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
 from staf.inference.formats import DEFAULT_FORMATS, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
@@ -179,8 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = logs.verbose_requested()
     logs.configure(logs.verbose_requested(getattr(args, "verbose", False)))
+    previous = _stop_on_signals()
     try:
         return int(args.handler(args) or 0)
+    except Stopped as stop:
+        if debug:
+            raise
+        print(f"staf {args.command}: stopped by {stop.name}; nothing half-written was kept", file=sys.stderr)
+        return 128 + stop.signal_number
     except StafError as error:
         if debug:
             raise
@@ -199,6 +205,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"staf {args.command}: internal error: {type(error).__name__}: {one_line(str(error))} (a bug in staf; "
               "run again with STAF_DEBUG=1 for the traceback and report it)", file=sys.stderr)
         return 1
+    finally:
+        _restore_signals(previous)
+
+
+#: signals that stop a command as Ctrl-C does (SIGINT is Python's KeyboardInterrupt already)
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _stop_on_signals() -> dict:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` in the main thread → the handlers they replaced."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(number, frame):
+        for other in previous:                 # a second signal must not cut the clean-up short
+            signal.signal(other, signal.SIG_IGN)
+        raise Stopped(number, signal.Signals(number).name)
+
+    previous = {}
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    import signal
+
+    for number, handler in previous.items():
+        signal.signal(number, handler)
 
 
 def one_line(message: str, limit: int = 600) -> str:

@@ -28,3 +28,12 @@ class MalformedFileError(StafError, ValueError):
 
 class InvalidInputError(StafError, ValueError):
     """An argument has the wrong shape, type or range (a ``ValueError`` too, for library callers)."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived (a closed terminal, ``timeout``, a batch scheduler): raised in the
+    main thread like ``KeyboardInterrupt`` for SIGINT, so every command's clean-up runs."""
+
+    def __init__(self, signal_number: int, name: str) -> None:
+        super().__init__(name)
+        self.signal_number, self.name = signal_number, name

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from staf.body import BodyModel
 from staf.config import plain, to_dict
-from staf.errors import StafError
+from staf.errors import MalformedFileError, StafError
 from staf.models.backbone import resolve_precision
 from staf.evaluation import metrics
 from staf.models.base import BodyPrediction, MeshRecoveryModel, SequenceInput, StageRecipe
@@ -403,7 +403,11 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.is_file():
             raise StafError(f"nothing to resume: {path} does not exist")
-        payload = read_torch_file(path, "training checkpoint")
+        try:
+            payload = read_torch_file(path, "training checkpoint")
+        except MalformedFileError as error:
+            raise MalformedFileError(f"--resume: {error}. staf writes last.pt whole (a temporary file, then a rename), "
+                                     "so it was damaged afterwards: restore a copy, or start over with --force") from None
         saved = plain(payload.get("config", {}))
         current = to_dict(self.model.config)
         if current != saved:
