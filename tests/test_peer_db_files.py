@@ -4,6 +4,7 @@ split and evaluated; each ``--match`` preset scores the documented number of fra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import joblib
@@ -197,3 +198,32 @@ def test_concatenated_accel_spans_sequences_and_per_sequence_accel_does_not():
     reference = np.linalg.norm(pred[2:] - 2 * pred[1:-1] + pred[:-2], axis=-1).mean(axis=-1).mean() * 1000
     assert joined["accel"] == pytest.approx(reference, rel=1e-9)
     assert joined["accel"] > 10.0
+
+
+def test_tcmr_accel_counts_frames_by_their_centre_as_tcmr_does(peers, tiny_checkpoint):
+    """``--match tcmr`` on MPI-INF-3DHP: the acceleration error follows TCMR's ``evaluate.py``
+    (error at every interior frame, kept where the centre frame is in ``valid_map``, first and last
+    frame dropped, all sequences' kept frames averaged), re-computed here from its steps; staf's own
+    rule (the whole stencil valid) counts fewer frames and gives another number."""
+    from staf.evaluation.evaluate import evaluate
+    from staf.evaluation.protocols import MATCHES, PROTOCOLS
+    from staf.models.checkpoint import load_checkpoint
+
+    folder, dbs = peers
+    model, _ = load_checkpoint(tiny_checkpoint)
+    arguments = (model, folder / "mpii3d_val_scale12_db.pt", PROTOCOLS["mpii3d"], folder / "mpi_inf_3dhp")
+    tcmr = evaluate(*arguments, progress=False, match=MATCHES["tcmr"])
+    valid_i = dbs["mpii3d"]["valid_i"][:, 0]
+    names = dbs["mpii3d"]["vid_name"]
+    kept = []
+    for sequence in tcmr.sequences:
+        accel_err = np.zeros(sequence.frames)
+        accel_err[1:-1] = sequence.accel_curve
+        valid_map = np.flatnonzero(valid_i[names == sequence.name])
+        valid_map = valid_map[(valid_map != 0) & (valid_map != sequence.frames - 1)]
+        kept.append(accel_err[valid_map])
+    assert tcmr.metrics["accel"] == pytest.approx(np.concatenate(kept).mean(), rel=1e-6)      # float32 curves
+    assert sum(s.accel_frames for s in tcmr.sequences) == len(np.concatenate(kept)) == 18 - 2 + 23
+    stencil = evaluate(*arguments, progress=False, match=dataclasses.replace(MATCHES["tcmr"], accel_rule="stencil"))
+    assert sum(s.accel_frames for s in stencil.sequences) == 18 - 4 + 23
+    assert stencil.metrics["accel"] != pytest.approx(tcmr.metrics["accel"], rel=1e-6)

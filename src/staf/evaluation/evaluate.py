@@ -119,7 +119,7 @@ def evaluate(model: MeshRecoveryModel, data_path: str | Path, protocol: Protocol
             track = sequence_input(data, sequence, image_root, model.config.image_size, crop_scale)
             prediction = model.predict_sequence(track.to(model.device))
             result, pred_c, gt_c = _measure(sequence, data, prediction, protocol, fps, with_mesh, body,
-                                            match.valid_mask)
+                                            match.valid_mask, match.accel_rule)
             results.append(result)
             centred.append((pred_c, gt_c))
             bar.update(len(sequence))
@@ -177,7 +177,7 @@ def _mesh_comparable(protocol: Protocol, body_name: str, data: dict, notes: list
 
 @torch.no_grad()
 def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, body,
-             use_valid: bool = True) -> tuple[SequenceResult, torch.Tensor, torch.Tensor]:
+             use_valid: bool = True, accel_rule: str = "stencil") -> tuple[SequenceResult, torch.Tensor, torch.Tensor]:
     """One sequence's metrics, and its pelvis-centred prediction and ground truth (T, J, 3)."""
     rows = sequence.rows
     gt = torch.as_tensor(data["joints3D"][rows], dtype=torch.float32)
@@ -198,7 +198,7 @@ def _measure(sequence, data, prediction, protocol: Protocol, fps, with_mesh, bod
         gt_mesh = body(torch.as_tensor(data["pose"][rows], dtype=torch.float32),
                        torch.as_tensor(data["shape"][rows], dtype=torch.float32)).vertices
         pve = float(metrics.pve(prediction.vertices.float().cpu(), gt_mesh.cpu())[valid].mean()) if valid.any() else None
-    interior = metrics.interior_valid(valid, len(rows))
+    interior = metrics.ACCEL_RULES[accel_rule](valid, len(rows))
     curve = metrics.accel_error(pred_c, gt_c) if len(rows) >= 3 else torch.zeros(0)
     own = metrics.mean_acceleration(pred_c) if len(rows) >= 3 else torch.zeros(0)
     accel = float(curve[interior].mean()) if interior.any() else float("nan")

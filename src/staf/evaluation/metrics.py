@@ -55,6 +55,18 @@ def interior_valid(valid: torch.Tensor | None, length: int) -> torch.Tensor:
     return valid[:-2] & valid[1:-1] & valid[2:]
 
 
+def interior_centre_valid(valid: torch.Tensor | None, length: int) -> torch.Tensor:
+    """Interior frames whose centre frame is valid, whatever its neighbours (TCMR's rule: its
+    ``evaluate.py`` computes the error at every interior frame and keeps those in ``valid_map``)."""
+    if valid is None:
+        return torch.ones(max(length - 2, 0), dtype=torch.bool)
+    return valid.bool()[1:-1]
+
+
+#: acceleration-error frame rules by name (``Match.accel_rule``)
+ACCEL_RULES = {"stencil": interior_valid, "centre": interior_centre_valid}
+
+
 def accel_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     """One sequence: (T, J, 3) each → (T−2,) mm/frame² for the interior frames."""
     return (second_difference(pred) - second_difference(gt)).norm(dim=-1).mean(dim=-1) * MM

@@ -110,6 +110,10 @@ class Match:
             (spanning sequence boundaries) instead of within each sequence.
         lsp14_everywhere: score every dataset on the 14 LSP joints with the mid-hip pelvis
             (VIBE scores MPI-INF-3DHP so, not on its 17 joints).
+        accel_rule: which interior frames the acceleration error counts where frames are masked
+            (:data:`staf.evaluation.metrics.ACCEL_RULES`): ``stencil``, the three frames of the
+            stencil all valid (VIBE's ``compute_error_accel(vis=…)``); ``centre``, the centre frame
+            valid (TCMR's ``valid_map``).
     """
 
     name: str
@@ -119,6 +123,7 @@ class Match:
     valid_mask: bool = True
     concat_accel: bool = False
     lsp14_everywhere: bool = False
+    accel_rule: str = "stencil"
 
     def adapt(self, protocol: Protocol) -> Protocol:
         """The protocol as this preset scores it."""
@@ -130,7 +135,7 @@ class Match:
 
 MATCHES: dict[str, Match] = {
     "staf": Match(name="staf"),
-    "tcmr": Match(name="tcmr", drop_invalid=True, min_length=16),
+    "tcmr": Match(name="tcmr", drop_invalid=True, min_length=16, accel_rule="centre"),
     "vibe": Match(name="vibe", chunk=16, valid_mask=False, concat_accel=True, lsp14_everywhere=True),
     "staf-official": Match(name="staf-official", min_length=9, valid_mask=False, concat_accel=True),
 }
