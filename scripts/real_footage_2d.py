@@ -41,7 +41,7 @@ BLAZEPOSE12 = [28, 26, 24, 23, 25, 27, 16, 14, 12, 11, 13, 15]
 
 
 def run(video: Path, out: Path, model_flags: list[str], render: bool) -> dict:
-    flags = [] if render else ["--no-render"]
+    flags = ["--no-refine"] + ([] if render else ["--no-render"])        # the network, not the fit
     status = staf_main(["demo", str(video), "--out", str(out), "--quiet", "--force", *flags, *model_flags])
     if status != 0:
         raise SystemExit(f"staf demo failed on {video}")

@@ -133,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--smooth", action="store_true", help="One-Euro smoothing of rotations, shape and camera")
     demo.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro minimum cutoff in Hz (default 1)")
     demo.add_argument("--smooth-beta", type=float, default=0.5, help="One-Euro speed coefficient (default 0.5)")
-    demo.add_argument("--refine", action=argparse.BooleanOptionalAction, default=False,
-                      help="fit the bodies to the detector's keypoints and world landmarks (default: off)")
+    demo.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                      help="fit the bodies to the detector's keypoints and world landmarks (default: on; "
+                           "--no-refine keeps the network's bodies)")
     demo.add_argument("--refine-iterations", type=int, default=None,
                       help=f"L-BFGS iterations of the fit per track (default {REFINE_ITERATIONS})")
     demo.add_argument("--refine-weight", action="append", default=[], metavar="TERM=VALUE",

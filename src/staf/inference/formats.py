@@ -22,4 +22,4 @@ def known_formats() -> tuple[str, ...]:
 #: the weighted terms of the refine stage's loss (``--refine-weight TERM=VALUE``)
 REFINE_WEIGHTS = ("reprojection", "world", "pose_prior", "shape_prior", "joint_limits", "smoothness", "shape")
 #: the refine stage's default L-BFGS iterations per track
-REFINE_ITERATIONS = 40
+REFINE_ITERATIONS = 100

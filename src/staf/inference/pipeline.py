@@ -87,7 +87,7 @@ class DemoConfig:
     precision: str = "fp32"
     detector_threads: int = 2
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    refine: bool = False
+    refine: bool = True
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
 
     def __post_init__(self) -> None:

@@ -64,7 +64,7 @@ class RefineConfig:
     pose_prior: float = 0.01
     shape_prior: float = 0.002
     joint_limits: float = 1.0
-    smoothness: float = 50.0
+    smoothness: float = 200.0
     shape: float = 0.001
     sigma: float = 0.05
     sigma_world: float = 0.1
