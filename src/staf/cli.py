@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(logs.verbose_requested(getattr(args, "verbose", False)))
     previous = _stop_on_signals()
     try:
+        if getattr(args, "out", None) is not None and not str(args.out).strip():
+            raise StafError("--out is empty; give a folder")
         return int(args.handler(args) or 0)
     except Stopped as stop:
         if debug:

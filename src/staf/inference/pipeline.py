@@ -166,7 +166,7 @@ def run_demo(video: str | Path, out: str | Path, model: MeshRecoveryModel, crop_
     config = config or DemoConfig()
     out = Path(out)
     source = VideoSource(video, config.start, config.end, config.fps)       # refuses bad input before writing
-    staging = prepare_output(out, force)
+    staging = prepare_output(out, force, Path(video))
     try:
         detector = detector or make_detector(boxes, config.detector_threads)
         return _run(source, out, staging, model, crop_rule, config, detector, list(stages), progress)
