@@ -132,6 +132,9 @@ def main() -> None:
               "settings": dataclasses.asdict(settings), "rows": {}}
     blazepose = np.where(np.isfinite(keypoints[:, BLAZEPOSE12, :2]), keypoints[:, BLAZEPOSE12, :2], 1e9)
     report["rows"]["BlazePose keypoints"] = rows_for(blazepose, labels, joints=12)
+    found_rows = np.array([h != "missed" for h in how])          # a missed person counts as a miss in PCK;
+    for name, row in rows_for(blazepose[found_rows], labels[found_rows], joints=12).items():   # its distance
+        report["rows"]["BlazePose keypoints"][name]["distance_12"] = row["distance_12"]        # over people found
     for name, spec in (("network", args.checkpoint), ("mean pose", "mean-pose")):
         loaded = load(spec)
         predictions, geometry = image_predictions(loaded.model, loaded.crop_rule, data, limit)

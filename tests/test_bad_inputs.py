@@ -54,6 +54,13 @@ def assets(tmp_path_factory) -> Path:
     save_checkpoint(root / "tar.pt", build_model("tar", TINY_TAR, BodyModel.load()))
     np.save(root / "pose.npy", np.zeros(72))
     (root / "boxes.json").write_text(json.dumps({"0": [[1, 1, 30, 60]]}))
+    from staf.data.crops import read_image
+    from staf.inference.video import VideoWriter
+
+    writer = VideoWriter(root / "clip.mp4", 64, 64, 25.0)
+    for image in sorted((root / "synth" / "train" / "seq_0000" / "frames").iterdir()):
+        writer.write(read_image(image))
+    writer.close()
     return root
 
 
@@ -230,6 +237,20 @@ def cases() -> list[Case]:
                                                                 *synth_base(a, f)[3:]], "file"))
     out.append(collision("demo --out is a file", lambda a, f: [*demo_base(a, f)[:2], "--out", str(_file(f / "d")),
                                                                "--mean-pose"], "file"))
+    # the demo's overwrite rule (issue 31): a user's file under an output name, input = output, empty --out
+    for name in ("track_0.glb", "staf_output.pkl", "meshes/track_0/frame_000000.obj"):
+        out.append(collision(f"demo --out holds the user's {name}",
+                             lambda a, f, name=name: [*demo_base(a, f)[:2], "--out", str(_file(f / "d" / name).parents[
+                                 name.count("/")]), "--mean-pose"], "did not write"))
+    out.append(collision("demo input overlay.mp4 in --out with --force",
+                         lambda a, f: ["demo", str(_copy(a / "clip.mp4", f / "d" / "overlay.mp4")), "--out",
+                                       str(f / "d"), "--mean-pose", "--force"], "over the input"))
+    out.append(collision("demo --out is the input folder",
+                         lambda a, f: ["demo", str(_copytree(a / "synth" / "train" / "seq_0000" / "frames", f / "fr")),
+                                       "--out", str(f / "fr"), "--mean-pose", "--force"], "input folder"))
+    for base in (demo_base, eval_base, synth_base):
+        out.append(collision(f"{base.__name__.removesuffix('_base')} --out ''",
+                             lambda a, f, base=base: [*base(a, f), "--out", ""], "--out is empty"))
     # a place nothing can be created in, even by root (the suite runs as root, where permissions do not apply)
     unwritable = "/proc/staf-unwritable"
     out.append(collision("body --out unwritable", lambda a, f: ["body", "--out", f"{unwritable}/b.obj"], "cannot write"))
@@ -402,6 +423,7 @@ def _changed_db(assets: Path, folder: Path, change) -> Path:
 
 
 def _file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("the user's own file\n")
     return path
 
@@ -412,7 +434,15 @@ def _folder(path: Path) -> Path:
     return path
 
 
+def _copytree(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
 def _copy(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())
     return target
 
