@@ -9,6 +9,7 @@ each accepts), its numbers (out-of-range values) and its outputs (collisions).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import pickle
@@ -213,6 +214,8 @@ def cases() -> list[Case]:
                    ["-1", "100001"], "refine iterations")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose", "--refine"], "--refine-weight",
                    ["bogus=1", "world", "world=x", "world=nan", "world=-1", "smoothness=1e300"], "refine")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--detector", ["bogus", "blazepose-lite", ""],
+                   "--detector")
     out += numbers(lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"], "--stage", ["0", "3", "x"],
                    "--stage")
     train_preset = lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]  # noqa: E731
@@ -251,6 +254,27 @@ def cases() -> list[Case]:
     for base in (demo_base, eval_base, synth_base):
         out.append(collision(f"{base.__name__.removesuffix('_base')} --out ''",
                              lambda a, f, base=base: [*base(a, f), "--out", ""], "--out is empty"))
+    # eval and synth under the same rule (issue 31)
+    out.append(collision("eval --out holds the user's metrics.json",
+                         lambda a, f: [*eval_base(a, f), "--mean-pose", *_made(_file(f / "eval" / "metrics.json"))],
+                         "did not write"))
+    out.append(collision("eval --out holds a folder metrics.json",
+                         lambda a, f: [*eval_base(a, f), "--mean-pose", *_made(_folder(f / "eval" / "metrics.json"))],
+                         "holds a folder where staf writes a file"))
+    for name in ("preview.png", "synth_train_db.pt", "seq_0000/crops/000000.jpg"):
+        out.append(collision(f"synth --out holds the user's {name}",
+                             lambda a, f, name=name: [*synth_base(a, f), "--preview",
+                                                      *_made(_file(f / "synth" / name))], "did not write"))
+    out.append(collision("synth --out is its --backgrounds", lambda a, f: [
+        *synth_base(a, f)[:2], str(_copytree(a / "synth" / "train" / "seq_0000" / "frames", f / "bg")),
+        *synth_base(a, f)[3:], "--backgrounds", str(f / "bg")], "input folder"))
+    # a full disk: every write of every command (os.fsync is where atomic_write meets the disk)
+    for name, base in (("body", body_base), ("demo", lambda a, f: [*demo_base(a, f), "--mean-pose"]),
+                       ("eval", lambda a, f: [*eval_base(a, f), "--mean-pose"]), ("synth", synth_base),
+                       ("train", lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"])):
+        out.append(Case(f"full disk: {name}", base, "the disk is full", patch=full_disk("os.fsync")))
+    out.append(Case("full disk: demo while writing the overlay", lambda a, f: [*demo_base(a, f), "--mean-pose"],
+                    "the disk is full", patch=full_disk("staf.inference.video.VideoWriter.write")))
     # a place nothing can be created in, even by root (the suite runs as root, where permissions do not apply)
     unwritable = "/proc/staf-unwritable"
     out.append(collision("body --out unwritable", lambda a, f: ["body", "--out", f"{unwritable}/b.obj"], "cannot write"))
@@ -355,6 +379,13 @@ def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+def full_disk(target: str):
+    """A patch: ``target`` (a function or method) fails as a full disk does."""
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return lambda monkeypatch: monkeypatch.setattr(target, fail)
+
+
 def interrupt_on_call(target: str, call: int):
     """A patch: the ``call``-th call of ``module.Class.method`` raises KeyboardInterrupt (as
     Ctrl-C would there); earlier calls do the real work."""
@@ -422,6 +453,11 @@ def _changed_db(assets: Path, folder: Path, change) -> Path:
     return path
 
 
+def _made(*paths: Path) -> list[str]:
+    """No arguments: ``paths`` were made for the case (a user's files in the output folder)."""
+    return []
+
+
 def _file(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("the user's own file\n")
@@ -481,7 +517,7 @@ def test_bad_input(case, assets, tmp_path, capsys, monkeypatch):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     error = capsys.readouterr().err.strip()
-    if case.status == 130:       # interrupted work has shown progress bars: the message comes after them
+    if case.patch is not None:   # work stopped midway has shown progress bars: the message comes after them
         error = error[error.rfind(f"staf {argv[0]}:"):].strip()
     assert status == case.status, f"exit {status}: {error[-500:]}"
     assert error and len(error.splitlines()) == 1 and "Traceback" not in error, error

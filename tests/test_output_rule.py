@@ -83,7 +83,7 @@ def test_the_input_is_never_written_over(tmp_path, force):
     out = tmp_path / "d"
     out.mkdir()
     (out / "overlay.mp4").write_bytes(b"the user's video")
-    with pytest.raises(InvalidInputError, match="over the input video"):
+    with pytest.raises(InvalidInputError, match="over the input "):
         prepare_output(out, force, out / "overlay.mp4")
     frames = tmp_path / "frames"
     frames.mkdir()

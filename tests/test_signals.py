@@ -21,6 +21,13 @@ def frames(tmp_path_factory):
     return root / "seq_0000" / "frames"
 
 
+def _default_sigint():
+    """In the child, before exec: SIGINT back to its default. A shell starts background jobs (``cmd &``,
+    ``nohup``) with SIGINT ignored, which the child would inherit, and Python then rightly leaves
+    Ctrl-C ignored; the test is about a process that can be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def snapshot(folder):
     return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
@@ -33,7 +40,8 @@ def test_demo_stopped_by_a_signal_leaves_nothing(frames, tmp_path, name, status)
     before = snapshot(out)
     process = subprocess.Popen([sys.executable, "-m", "staf", "demo", str(frames), "--mean-pose", "--out", str(out),
                                 "--quiet", "--min-track-length", "3"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while not (out / ".staf-demo.partial").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -11,6 +11,7 @@ Errors a user can cause print one message and exit with status 2 (see :mod:`staf
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="square crop side = max(w, h) × this (default: the crop rule the checkpoint was "
                                "trained with, 1.3 for the peers' db files)")
     evaluate.add_argument("--out", default=None, help="output folder (default: outputs/eval/NAME-SPLIT)")
+    evaluate.add_argument("--force", action="store_true", help="replace the report of an earlier run in --out")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--max-sequences", type=int, default=None,
                           help="evaluate only the first N sequences (images with --data lsp)")
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--backgrounds", default=None, help="folder of background images (default: procedural)")
     synth.add_argument("--motion-blur", action="store_true", default=None)
     synth.add_argument("--preview", action="store_true", help="also write a contact sheet, preview.png")
+    synth.add_argument("--force", action="store_true",
+                       help="replace files under synth's output names that staf did not write in --out")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(handler=run_synth)
 
     demo = commands.add_parser(
@@ -124,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--body-model", default=None, help="override the checkpoint's body model ('open', 'smpl', file)")
     demo.add_argument("--base-data", default=None, help=f"SMPL folder (else ${BASE_DATA_ENV} or ./data/base_data)")
     demo.add_argument("--boxes", default=None, help="per-frame person boxes (JSON or CSV) instead of the detector")
+    demo.add_argument("--detector", default="blazepose",
+                      help="blazepose: BlazePose with its full landmark model (default); blazepose-heavy: its heavy one (more accurate "
+                           "keypoints, slower; docs/demo.md)")
     demo.add_argument("--start", type=float, default=0.0, help="first second to process (default 0)")
     demo.add_argument("--end", type=float, default=None, help="second to stop at (default: the end)")
     demo.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
@@ -202,14 +210,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:
+        from staf.io import DISK_ERRORS, write_failure
+
+        failure = write_failure(error.filename or "an output file", error) if error.errno in DISK_ERRORS else None
+        if debug or failure is None:
+            return _internal_error(args, error, debug)
+        print(f"staf {args.command}: error: {one_line(str(failure))}", file=sys.stderr)
+        return failure.exit_code
     except Exception as error:  # noqa: BLE001 — a defect of staf, not of the input: say so in one line
-        if debug:
-            raise
-        print(f"staf {args.command}: internal error: {type(error).__name__}: {one_line(str(error))} (a bug in staf; "
-              "run again with STAF_DEBUG=1 for the traceback and report it)", file=sys.stderr)
-        return 1
+        return _internal_error(args, error, debug)
     finally:
         _restore_signals(previous)
+
+
+def _internal_error(args, error: Exception, debug: bool) -> int:
+    if debug:
+        raise error
+    print(f"staf {args.command}: internal error: {type(error).__name__}: {one_line(str(error))} (a bug in staf; "
+          "run again with STAF_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+    return 1
 
 
 #: signals that stop a command as Ctrl-C does (SIGINT is Python's KeyboardInterrupt already)
@@ -357,15 +377,18 @@ def run_train(args: argparse.Namespace) -> int:
 def run_synth(args: argparse.Namespace) -> int:
     from staf.config import from_dict, load_config
     from staf.data.synthetic import SynthConfig, synthesize
+    from staf.data.synthetic.generator import SYNTH_OUTPUT
 
     overrides = {key: getattr(args, key) for key in ("sequences", "frames", "seed", "size", "crop_size", "split",
                                                      "backgrounds", "motion_blur") if getattr(args, key) is not None}
     if args.backgrounds is not None and not Path(args.backgrounds).is_dir():
         raise StafError(f"--backgrounds {args.backgrounds}: not a folder")
     check_output_folder(args.out, "--out")
+    if args.backgrounds is not None:
+        SYNTH_OUTPUT.check_not_input(Path(args.out), Path(args.backgrounds))
     config = (load_config(SynthConfig, args.preset, overrides) if args.preset
               else from_dict(SynthConfig, overrides, "staf synth"))
-    database = synthesize(config, args.out, preview=args.preview)
+    database = synthesize(config, args.out, progress=not args.quiet, preview=args.preview, force=args.force)
     print(f"wrote {config.sequences} sequences × {config.frames} frames to {args.out}; ground truth: {database}")
     return 0
 
@@ -387,18 +410,55 @@ def run_eval(args: argparse.Namespace) -> int:
         return _run_eval_lsp(args, out)
     path, protocol = resolve_dataset(args.data, args.split, args.data_root, args.protocol)
     check_device(args.device)
-    loaded = load_model(args)
-    crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
-    result = evaluate(loaded.model, path, protocol, args.image_root, crop_rule.scale, checkpoint=loaded.name,
-                      max_sequences=args.max_sequences, match=MATCHES[args.match],
-                      split_at_gaps=args.split_at_gaps)
     out = out or Path("outputs") / "eval" / f"{protocol.name}-{args.split}"
-    written = write_report(result, out)
+    with eval_output(out, args.force, (path, args.checkpoint)) as staging:
+        loaded = load_model(args)
+        crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
+        result = evaluate(loaded.model, path, protocol, args.image_root, crop_rule.scale, checkpoint=loaded.name,
+                          max_sequences=args.max_sequences, match=MATCHES[args.match],
+                          split_at_gaps=args.split_at_gaps)
+        written = staging.add(write_report(result, staging.folder))
     print(format_table(result))
     for note in result.notes:
         print(f"note: {note}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+class _Staging:
+    def __init__(self, folder: Path, out: Path) -> None:
+        self.folder, self.out, self.files = folder, out, []
+
+    def add(self, paths: list[Path]) -> list[Path]:
+        """Record files written into the staging folder; returns where they will be once published."""
+        names = [Path(path).relative_to(self.folder).as_posix() for path in paths]
+        self.files += names
+        return [self.out / name for name in names]
+
+
+@contextlib.contextmanager
+def eval_output(out: Path, force: bool, inputs: tuple):
+    """``staf eval``'s output folder under :mod:`staf.outputs`' rule: checked before any work, the
+    report written into a staging folder and moved into ``out`` with ``staf_eval.json`` last; a
+    failed or stopped evaluation leaves ``out`` as it was."""
+    import datetime
+
+    from staf.evaluation.evaluate import EVAL_OUTPUT
+    from staf.outputs import write_manifest
+
+    staging = _Staging(EVAL_OUTPUT.prepare(out, force, inputs), out)
+    try:
+        yield staging
+        write_manifest(staging.folder / EVAL_OUTPUT.manifest,
+                       {"command": "staf eval", "staf_version": staf.__version__, "files": staging.files,
+                        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        EVAL_OUTPUT.publish(staging.folder, out, [*staging.files, EVAL_OUTPUT.manifest])
+    except BaseException as error:
+        EVAL_OUTPUT.discard(staging.folder, out)
+        shown = EVAL_OUTPUT.in_out(error)
+        if shown is error:
+            raise
+        raise shown from None
 
 
 def _run_eval_lsp(args: argparse.Namespace, out: Path | None) -> int:
@@ -415,10 +475,11 @@ def _run_eval_lsp(args: argparse.Namespace, out: Path | None) -> int:
     if args.max_sequences is not None:
         data.images, data.joints = data.images[: args.max_sequences], data.joints[: args.max_sequences]
     check_device(args.device)
-    loaded = load_model(args)
-    crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
-    report = evaluate_lsp(loaded.model, data, crop_rule, loaded.name)
-    written = write_pck_report(report, out or Path("outputs") / "eval" / "lsp")
+    with eval_output(out or Path("outputs") / "eval" / "lsp", args.force, (args.checkpoint,)) as staging:
+        loaded = load_model(args)
+        crop_rule = CropRule(scale=args.crop_scale) if args.crop_scale is not None else loaded.crop_rule
+        report = evaluate_lsp(loaded.model, data, crop_rule, loaded.name)
+        written = staging.add(write_pck_report(report, staging.folder))
     print(format_pck_table(report))
     for note in report.notes:
         print(f"note: {note}")
@@ -465,7 +526,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
                         render=not args.no_render, side_view=args.side_view, obj=args.obj,
                         precision=args.precision, formats=parse_formats(args.formats, args.obj),
-                        refine=args.refine, refine_settings=refine_settings(args))
+                        refine=args.refine, refine_settings=refine_settings(args), detector=args.detector)
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

@@ -2,33 +2,95 @@
 
 - :func:`atomic_write`: write through a callback into a temporary file beside the target,
   fsync, rename; the temporary file is removed whatever happens, so a failed or interrupted
-  write never leaves a partial file under either name.
+  write never leaves a partial file under either name. A write that fails (a full disk, a
+  folder where the file goes, no permission) is an :class:`OutputError` whose message names the
+  file and the cause (:func:`write_failure`), never a traceback.
 - :func:`check_output_file`: an output path that is an input, a folder, or an existing file
   (without ``force``) is refused before any work is done.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from staf.errors import InvalidInputError
+from staf.errors import InvalidInputError, StafError
+
+#: errno values that mean "this output cannot be written here", with what to do
+WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full: free some space or choose another output folder",
+    errno.EDQUOT: "the disk quota is used up: free some space or choose another output folder",
+    errno.EFBIG: "the file is larger than this file system allows: choose another output folder",
+    errno.EROFS: "the file system is read-only: choose another output folder",
+    errno.EACCES: "permission denied: choose a folder you can write to",
+    errno.EPERM: "not permitted: choose a folder you can write to",
+    errno.EISDIR: "a folder is in the way of the file: remove it or choose another output folder",
+    errno.ENOTDIR: "a file is in the way of a folder on the path: remove it or choose another output folder",
+    errno.ENAMETOOLONG: "the name is too long for the file system: choose a shorter output path",
+    errno.EIO: "the device reported an input/output error: check the disk",
+}
+
+
+#: the errno values that can only come from a write, whatever the call (PyAV's muxer, tensorboard)
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+class OutputError(StafError):
+    """An output could not be written (a full disk, a folder in the way, no permission)."""
+
+
+def write_failure(path: str | Path, error: OSError) -> OutputError | None:
+    """The user's message for ``error`` raised while writing ``path``; None when it is not a
+    write failure staf can explain (then it is a defect and stays one)."""
+    advice = WRITE_ERRORS.get(error.errno)
+    if advice is None:
+        return None
+    shown = str(path)
+    return OutputError(f"cannot write {shown[:160]}{'…' if len(shown) > 160 else ''}: {advice}")
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1 << 20
 
 
 def atomic_write(path: str | Path, write: Callable) -> Path:
-    """Write ``path`` through ``write(binary_handle)``: temporary file, fsync, rename."""
+    """Write ``path`` through ``write(binary_handle)``: temporary file, fsync, rename.
+
+    Raises :class:`OutputError` when the write fails for a reason of the output's place (module
+    docstring); ``torch.save``'s own report of a short write (a ``RuntimeError``) on a full disk
+    is one too. Nothing is left under ``path`` or the temporary name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
     try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
+    except OSError as error:
+        failure = write_failure(path, error)
+        if failure is None:
+            raise
+        raise failure from None
+    except RuntimeError as error:          # torch's zip writer: "... unexpected pos ..." on a short write
+        if _disk_full(path.parent):
+            raise OutputError(f"cannot write {path}: the disk is full: free some space or choose another output "
+                              "folder") from None
+        raise
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
     return path
 
 

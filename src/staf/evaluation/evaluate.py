@@ -13,6 +13,7 @@ import csv
 import io
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from staf.data.crops import DB_CROP_SCALE, crop, frame_image_size, normalise, re
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
 from staf.errors import MissingAssetError, StafError
 from staf.io import atomic_write, atomic_write_text
+from staf.outputs import OutputRule
 from staf.evaluation import metrics
 from staf.evaluation.protocols import MATCHES, Match, Protocol
 from staf.geometry.cameras import default_focal_length
@@ -247,6 +249,11 @@ def format_table(result: EvaluationResult) -> str:
     title = f"{result.title} ({int(result.metrics['sequences'])} sequences, {int(result.metrics['frames'])} frames; mm, accel mm/frame²)"
     row = f"{name:<{width}} | " + " | ".join(f"{c:>10}" for c in cells)
     return "\n".join([title, rule, header, rule, row, rule])
+
+
+#: ``staf eval``'s output folder (:mod:`staf.outputs`): the reports of 3D and of 2D (PCK) evaluation
+EVAL_OUTPUT = OutputRule("staf_eval.json", ".staf-eval.partial",
+                         re.compile(r"metrics\.json|per_sequence\.csv|accel_worst\.png|per_image\.csv|staf_eval\.json"))
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path, worst: int = 4) -> list[Path]:

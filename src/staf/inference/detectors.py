@@ -35,10 +35,10 @@ class Detector(Protocol):
 class BlazePose:
     """BlazePose's detector and landmark models (multi-person, following people between frames)."""
 
-    def __init__(self, threads: int = 2, masks: bool = False) -> None:
+    def __init__(self, threads: int = 2, masks: bool = False, landmark_model: str = "full") -> None:
         from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
 
-        self.detector = BlazePoseDetector(DetectorConfig(threads=threads, masks=masks))
+        self.detector = BlazePoseDetector(DetectorConfig(threads=threads, masks=masks, landmark_model=landmark_model))
 
     def __call__(self, frame) -> FramePeople:
         return FramePeople.from_people(self.detector(frame.image))
@@ -62,6 +62,10 @@ class BoxFile:
         check_frames(self.boxes, frame_indices, self.path)
 
 
-def make_detector(boxes: str | Path | None, threads: int = 2) -> Detector:
-    """The box file when ``boxes`` is given, else BlazePose."""
-    return BoxFile(boxes) if boxes is not None else BlazePose(threads)
+#: ``staf demo --detector`` names → BlazePose's landmark model (:data:`~staf.inference.blazepose.LANDMARK_FILES`)
+DETECTORS = {"blazepose": "full", "blazepose-heavy": "heavy"}
+
+
+def make_detector(boxes: str | Path | None, threads: int = 2, name: str = "blazepose") -> Detector:
+    """The box file when ``boxes`` is given, else BlazePose with the landmark model ``name`` picks."""
+    return BoxFile(boxes) if boxes is not None else BlazePose(threads, landmark_model=DETECTORS[name])

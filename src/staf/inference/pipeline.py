@@ -36,9 +36,9 @@ from tqdm import tqdm
 from staf.data.crops import CropRule
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
-from staf.inference.detectors import Detector, make_detector
+from staf.inference.detectors import DETECTORS, Detector, make_detector
 from staf.inference.exporters import DEFAULT_FORMATS, ExportContext, export, parse_formats
-from staf.inference.output import MANIFEST, discard, prepare_output, publish, write_manifest
+from staf.inference.output import DEMO_OUTPUT, MANIFEST, discard, prepare_output, publish, write_manifest
 from staf.inference.people import FramePeople
 from staf.inference.record import PersonTrack
 from staf.inference.refine import RefineConfig
@@ -67,6 +67,8 @@ class DemoConfig:
         formats: the exporters to run (:mod:`staf.inference.exporters`), registry names.
         precision: ``fp32`` or ``bf16``: the parts of the network that tolerate it under bfloat16
             autocast, the regressors in float32 (``MeshRecoveryModel.set_inference_precision``).
+        detector: ``blazepose`` or ``blazepose-heavy`` (:data:`~staf.inference.detectors.DETECTORS`:
+            BlazePose with its full or its heavy landmark model).
         detector_threads: CPU threads of the BlazePose interpreters.
         refine: fit the bodies to the detector's keypoints and world landmarks (stage ``refine``,
             :mod:`staf.inference.refine`), with ``refine_settings`` (iterations and weights).
@@ -85,6 +87,7 @@ class DemoConfig:
     side_view: bool = False
     obj: bool = False
     precision: str = "fp32"
+    detector: str = "blazepose"
     detector_threads: int = 2
     formats: tuple[str, ...] = DEFAULT_FORMATS
     refine: bool = True
@@ -99,6 +102,8 @@ class DemoConfig:
             raise InvalidInputError(f"--min-track-length must be at least 1, got {self.min_track_length}")
         if self.precision not in PRECISIONS:
             raise InvalidInputError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+        if self.detector not in DETECTORS:
+            raise InvalidInputError(f"unknown --detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")
         if self.detector_threads < 1:
             raise InvalidInputError(f"detector threads must be at least 1, got {self.detector_threads}")
         OneEuroConfig(self.smooth_min_cutoff, self.smooth_beta)      # validates the smoothing settings
@@ -168,11 +173,14 @@ def run_demo(video: str | Path, out: str | Path, model: MeshRecoveryModel, crop_
     source = VideoSource(video, config.start, config.end, config.fps)       # refuses bad input before writing
     staging = prepare_output(out, force, Path(video))
     try:
-        detector = detector or make_detector(boxes, config.detector_threads)
+        detector = detector or make_detector(boxes, config.detector_threads, config.detector)
         return _run(source, out, staging, model, crop_rule, config, detector, list(stages), progress)
-    except BaseException:
+    except BaseException as error:
         discard(staging, out)
-        raise
+        shown = DEMO_OUTPUT.in_out(error)
+        if shown is error:
+            raise
+        raise shown from None
 
 
 def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel, crop_rule: CropRule,

@@ -56,7 +56,9 @@ def dequantise(values: torch.Tensor, scale: torch.Tensor, axis: int) -> torch.Te
 
 def pack_model(path: str | Path, model: MeshRecoveryModel, crop: CropRule, provenance: dict[str, Any]) -> Path:
     """Write ``model`` as a packed safetensors file (atomically)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from staf.io import atomic_write
 
     axes = channel_axes(model)
     tensors: dict[str, torch.Tensor] = {}
@@ -71,12 +73,7 @@ def pack_model(path: str | Path, model: MeshRecoveryModel, crop: CropRule, prove
         "body_model": json.dumps({"name": model.body.name, "num_vertices": model.body.num_vertices}),
         "crop": json.dumps(dataclasses.asdict(crop)), "provenance": json.dumps(provenance),
     }
-    path = Path(path)
-    temporary = path.with_name(path.name + ".partial")
-    save_file(tensors, str(temporary), metadata=metadata)
-    temporary.chmod(0o644)
-    temporary.replace(path)
-    return path
+    return atomic_write(path, lambda handle: handle.write(save(tensors, metadata=metadata)))
 
 
 def read_packed(path: str | Path, tensors: bool = True) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -15,11 +15,18 @@ Layout of ``OUT``::
     preview.png                  contact sheet (with --preview)
 
 Finished sequences are kept when a run is interrupted; running again completes the rest.
+
+``synth_config.json`` is the folder's manifest: it records the settings and, under ``"files"``,
+the top-level files a run wrote. The overwrite rule of :mod:`staf.outputs` applies: a file under
+one of the names above is replaced only when staf wrote it (a sequence of a folder that has
+staf's ``synth_config.json``, a database or preview that it lists); anything else under those
+names is refused without ``force``; ``force`` never touches other names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +41,10 @@ from staf.data.db import write_db
 from staf.data.synthetic import appearance
 from staf.data.synthetic.motion import FAMILIES, generate_motion
 from staf.data.synthetic.scene import CameraPath, camera_path
-from staf.errors import StafError
+from staf.errors import InvalidInputError, StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
+from staf.outputs import OutputRule
 from staf.render.renderer import Lighting
 
 
@@ -313,10 +321,7 @@ def _write_image(path: Path, rgb: np.ndarray, quality: list[int]) -> None:
     ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), quality)
     if not ok:
         raise StafError(f"could not encode {path.name} as JPEG")
-    try:
-        atomic_write(path, lambda handle: handle.write(encoded.tobytes()))
-    except OSError as exc:
-        raise StafError(f"cannot write {path} ({exc.strerror}); check free space and permissions") from None
+    atomic_write(path, lambda handle: handle.write(encoded.tobytes()))
 
 
 def _in_image(points: np.ndarray, size: int) -> np.ndarray:
@@ -351,11 +356,35 @@ def _blur_person(rgb: np.ndarray, mask: np.ndarray, motion: np.ndarray) -> np.nd
     return (blurred * soft + rgb * (1 - soft)).astype(np.uint8)
 
 
-def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, preview: bool = False) -> Path:
+MANIFEST = "synth_config.json"
+#: every name (relative to OUT) that ``staf synth`` writes
+SYNTH_OUTPUT = OutputRule(MANIFEST, ".staf-synth.partial",
+                          re.compile(r"synth_config\.json|synth_[A-Za-z0-9_.-]+_db\.pt|preview\.png|"
+                                     r"seq_\d{4,}/(frames|crops)/\d{6}\.jpg|seq_\d{4,}/(gt\.npz|done)"),
+                          nested=("seq_*/*", "seq_*/*/*"))
+
+
+def check_synth_folder(out: Path, force: bool) -> None:
+    """Refuse, before any work, an ``out`` holding files under synth's names that staf did not write
+    there (module docstring) unless ``force``."""
+    present = SYNTH_OUTPUT.existing(out)
+    made_by_staf = (out / MANIFEST).is_file()
+    listed = SYNTH_OUTPUT.listed(out)
+    foreign = [name for name in present if not made_by_staf or not (name.startswith("seq_") or name in listed
+                                                                     or name == MANIFEST)]
+    if foreign and not force:
+        raise InvalidInputError(f"--out {out} holds files staf did not write there ({', '.join(foreign[:3])}"
+                                f"{' …' if len(foreign) > 3 else ''}) under the names staf synth writes; pass "
+                                "--force to replace them or choose another folder")
+
+
+def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, preview: bool = False,
+               force: bool = False) -> Path:
     """Generate every missing sequence, then write ``synth_{split}_db.pt``; returns its path."""
     out = Path(out)
+    check_synth_folder(out, force)
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_config(config, out / "synth_config.json")
+    written = _check_same_config(config, out / MANIFEST)
     todo = [i for i in range(config.sequences) if not (out / f"seq_{i:04d}" / "done").is_file()]
     bar = tqdm(total=config.sequences * config.frames, unit="frame", desc="synth", disable=not progress,
                initial=(config.sequences - len(todo)) * config.frames)
@@ -372,21 +401,37 @@ def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, prev
         bar.close()
     database = out / f"synth_{config.split}_db.pt"
     write_db(database, merge_sequences(out, config.sequences))
+    written.add(database.name)
     if preview:
         contact_sheet(out, database, out / "preview.png")
+        written.add("preview.png")
+    _record(out / MANIFEST, config, written)
     return database
 
 
-def _check_same_config(config: SynthConfig, path: Path) -> None:
-    """Record the configuration; refuse to resume a folder made with another one."""
+def _record(path: Path, config: SynthConfig, files: set[str]) -> None:
+    import json
+
+    settings = json.loads(json.dumps(dataclasses.asdict(config)))
+    atomic_write_text(path, json.dumps({**settings, "files": sorted(files)}, indent=2) + "\n")
+
+
+def _check_same_config(config: SynthConfig, path: Path) -> set[str]:
+    """Record the configuration; refuse to resume a folder made with another one. Returns the
+    top-level files an earlier run listed (kept in the record)."""
     import json
 
     current = json.loads(json.dumps(dataclasses.asdict(config)))
+    files: set[str] = set()
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
         except ValueError:
             raise StafError(f"{path} is damaged (not JSON); use a new --out folder") from None
+        if not isinstance(previous, dict):
+            raise StafError(f"{path} is not a staf synth record (a JSON object); use a new --out folder")
+        files = SYNTH_OUTPUT.listed(path.parent)
+        previous.pop("files", None)
         if previous.get("sequences", 0) > config.sequences:
             raise StafError(f"{path.parent} holds {previous['sequences']} sequences; --sequences {config.sequences} "
                             f"would shrink its ground truth to the first {config.sequences}: pass --sequences "
@@ -398,7 +443,8 @@ def _check_same_config(config: SynthConfig, path: Path) -> None:
             changed = sorted(k for k in current if k != "sequences" and previous.get(k) != current[k])
             raise StafError(f"{path.parent} holds sequences made with other settings ({', '.join(changed)}); "
                             "use a new --out folder, or the same settings to resume or extend it")
-    atomic_write_text(path, json.dumps(current, indent=2) + "\n")
+    _record(path, config, files)
+    return files
 
 
 def merge_sequences(out: Path, count: int) -> dict[str, np.ndarray]:
@@ -429,4 +475,7 @@ def contact_sheet(out: Path, database: Path, path: Path, tiles: int = 12, column
     while len(images) % columns:
         images.append(np.zeros_like(images[0]))
     rows = [np.concatenate(images[i : i + columns], axis=1) for i in range(0, len(images), columns)]
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
+    ok, encoded = cv2.imencode(".png", np.concatenate(rows, axis=0))
+    if not ok:
+        raise StafError(f"could not encode {path.name} as PNG")
+    atomic_write(path, lambda handle: handle.write(encoded.tobytes()))
