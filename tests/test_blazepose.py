@@ -140,10 +140,12 @@ def test_mask_back_in_the_image(rotation):
     assert back[:, :40].max() == 0.0 and back[:, 260:].max() == 0.0          # outside the ROI
 
 
-def test_people_found_in_rendered_frames(synthetic_video):
-    """Recall at IoU 0.5 against the rendered mesh's box, and keypoints near the projected joints."""
+@pytest.mark.parametrize("landmark_model", ["full", "heavy"])
+def test_people_found_in_rendered_frames(synthetic_video, landmark_model):
+    """Recall at IoU 0.5 against the rendered mesh's box, and keypoints near the projected joints,
+    with either landmark model (``--detector blazepose`` / ``blazepose-heavy``)."""
     root, data = synthetic_video
-    detector = BlazePoseDetector()
+    detector = BlazePoseDetector(DetectorConfig(landmark_model=landmark_model))
     hits, ious, errors = [], [], []
     for sequence in range(3):
         detector.reset()
@@ -164,3 +166,19 @@ def test_people_found_in_rendered_frames(synthetic_video):
     # shoulders, elbows, wrists, hips, knees, ankles on the correct side: median 2 % of the height
     # (measured 0.020 on 10 sequences); a left/right swap gives ~ 0.2
     assert np.nanmedian(errors) < 0.05, np.nanmedian(errors)
+
+
+def test_shipped_models_are_the_ones_in_notice():
+    """Every shipped ``.tflite`` file is named in NOTICE with its sha256 (third-party models, licence there)."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    import staf.inference.blazepose as blazepose
+
+    notice = (Path(__file__).resolve().parents[1] / "NOTICE").read_text()
+    listed = dict(re.findall(r"- (\S+\.tflite) \(sha256 ([0-9a-f]{64})\)", notice))
+    models = Path(blazepose.__file__).parent / "models"
+    shipped = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in models.glob("*.tflite")}
+    assert set(blazepose.LANDMARK_FILES.values()) | {blazepose.DETECTOR_FILE} <= set(shipped)
+    assert shipped == listed
