@@ -3,7 +3,7 @@ against the detector's own person mask, before and after the fit.
 
     python scripts/silhouette_iou.py [--every 3] [--frames-out docs/images --frames-of a,b,c]
 
-For each video of ../shared/media the demo pipeline runs with ``--refine`` and the BlazePose
+For each video of ../shared/media the demo pipeline runs (refine on, its default) with the BlazePose
 detector keeping its segmentation (``DetectorConfig.masks``: the landmark model's 256 × 256
 person probability in the person's ROI, put back in the image by ``PersonMask.in_image``).
 A last stage, added to the pipeline's list, renders each track's network body (``record.network``,
@@ -11,6 +11,11 @@ placed by the network's camera) and refined body (``record.prediction``) in the 
 on every ``--every``-th frame that has a mask, and compares the silhouette with the mask
 thresholded at 0.5: IoU, per frame, averaged per video and over all frames. The fit never sees the
 mask (it fits keypoints and world landmarks), so this is not agreement with what was fitted.
+
+On the same sampled frames it also reports what *was* fitted: the agreement of the projected
+LSP limb joints (12: ankles, knees, hips, wrists, elbows, shoulders) with BlazePose's keypoints of
+visibility ≥ 0.5, as PCK at 0.1 and 0.2 of the person box's longer side and the mean distance, for
+the network's bodies and the refined ones.
 
 With ``--frames-out`` one frame per listed video (the middle frame of its longest track) is
 written there as ``refine_<video>.jpg``: the network's bodies on the left, the refined ones on
@@ -28,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from staf.body.joint_sets import LSP14_FROM_SPIN49
+from staf.geometry.cameras import crop_to_image_points
 from staf.inference.detectors import BlazePose
 from staf.inference.overlay_video import camera_vertices
 from staf.inference.pipeline import DemoConfig, run_demo
@@ -37,6 +44,9 @@ from staf.models import load
 
 MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 PANEL_HEIGHT = 360
+#: LSP-14 rows 0–11 (R ankle … L wrist) and the BlazePose landmarks that name the same joints
+LSP12 = [LSP14_FROM_SPIN49[row] for row in range(12)]
+BLAZEPOSE12 = [28, 26, 24, 23, 25, 27, 16, 14, 12, 11, 13, 15]
 
 
 def crop_region(boxes: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
@@ -63,6 +73,7 @@ class SilhouetteStage:
     def __init__(self, every: int, frame_path: Path | None) -> None:
         self.every, self.frame_path = every, frame_path
         self.rows: list[dict] = []
+        self.distances: dict[str, list[np.ndarray]] = {"network": [], "refined": []}
 
     def enabled(self, config) -> bool:
         return True
@@ -78,7 +89,10 @@ class SilhouetteStage:
                 if record.masks is None or record.network is None:
                     continue
                 placed = self._placed(record, context)
-                for row in range(0, len(record), self.every):
+                sampled = np.arange(0, len(record), self.every)
+                for name, distance in keypoint_distances(record, sampled).items():
+                    self.distances[name].append(distance)
+                for row in sampled:
                     mask = record.masks[row]
                     if mask is None:
                         continue
@@ -127,6 +141,29 @@ class SilhouetteStage:
                     [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
+def keypoint_distances(record, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The distances (box sides) of the network's and the refined bodies' 12 projected limb
+    joints from the detector's keypoints (visibility ≥ 0.5, detected frames) on ``rows``."""
+    boxes = record.geometry.boxes[rows]
+    truth = record.keypoints[rows][:, BLAZEPOSE12]
+    size = record.boxes[rows, 2:] - record.boxes[rows, :2]
+    keep = (truth[..., 2] >= 0.5) & record.detected[rows, None]
+    result = {}
+    for name, body in (("network", record.network), ("refined", record.prediction)):
+        points = crop_to_image_points(body.joints2d["spin49"][rows][:, LSP12], boxes).numpy()
+        distance = np.linalg.norm(points - truth[..., :2], axis=-1) / size.max(axis=1)[:, None]
+        result[name] = distance[keep & np.isfinite(distance)]
+    return result
+
+
+def agreement(distances: list[np.ndarray]) -> dict:
+    values = np.concatenate(distances) if distances else np.zeros(0)
+    if not values.size:
+        return {"joints": 0}
+    return {"pck@0.1": float((values < 0.1).mean()), "pck@0.2": float((values < 0.2).mean()),
+            "mean_distance": float(values.mean()), "joints": int(values.size)}
+
+
 def summarise(rows: list[dict]) -> dict:
     network = np.array([r["network"] for r in rows], float)
     refined = np.array([r["refined"] for r in rows], float)
@@ -155,6 +192,7 @@ def main() -> None:
         videos = [v for v in videos if v.stem in args.videos.split(",")]
     report = {"videos": {}, "every": args.every, "refine": dataclasses.asdict(settings)}
     everything = []
+    all_distances: dict[str, list[np.ndarray]] = {"network": [], "refined": []}
     for video in videos:
         began = time.perf_counter()
         frame_path = (args.frames_out / f"refine_{video.stem}.jpg"
@@ -164,10 +202,15 @@ def main() -> None:
             run_demo(video, Path(out) / "demo", loaded.model, loaded.crop_rule,
                      DemoConfig(refine=True, refine_settings=settings, render=False),
                      progress=False, detector=BlazePose(masks=True), stages=[*STAGES, stage])
-        report["videos"][video.stem] = {**summarise(stage.rows), "seconds": round(time.perf_counter() - began, 1)}
+        report["videos"][video.stem] = {**summarise(stage.rows),
+                                        **{f"keypoints_{name}": agreement(values) for name, values in stage.distances.items()},
+                                        "seconds": round(time.perf_counter() - began, 1)}
         everything += stage.rows
+        for name, values in stage.distances.items():
+            all_distances[name] += values
         print(video.stem, json.dumps(report["videos"][video.stem]), flush=True)
-    report["all_frames"] = summarise(everything)
+    report["all_frames"] = {**summarise(everything),
+                            **{f"keypoints_{name}": agreement(values) for name, values in all_distances.items()}}
     per_video = [v for v in report["videos"].values() if v["frames"]]
     report["mean_over_videos"] = {key: float(np.mean([v[key] for v in per_video]))
                                   for key in ("iou_network", "iou_refined", "refined_better")}
