@@ -155,6 +155,15 @@ def train_base(assets, folder):
     return ["train", "--out", str(folder / "run"), "--data-root", str(assets)]
 
 
+#: YAML that a plain loader expands without bound (billion laughs: 9⁹ strings once copied) or
+#: recurses into until RecursionError
+YAML_BOMBS = {
+    "billion laughs": 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+                      + "".join(f"{x}: &{x} [{', '.join([f'*{p}'] * 9)}]\n" for p, x in zip("abcdefgh", "bcdefghi")),
+    "deep nesting": "stage1: " + "[" * 20000 + "]" * 20000 + "\n",
+}
+
+
 def yaml_file(text: str):
     def make(assets, folder):
         path = folder / "preset.yaml"
@@ -167,6 +176,35 @@ def numbers(command_base, flag: str, values: list[str], message: str = "") -> li
     return [Case(f"{command_base.__name__.removesuffix('_base')} {flag} {value}",
                  lambda assets, folder, value=value: [*command_base(assets, folder), flag, value], message)
             for value in values]
+
+
+#: an extreme float for every numeric flag: too large, too small, not finite, and not a whole number
+EXTREMES = ("1e308", "-1e308", "inf", "-inf", "nan")
+
+
+def extreme_numbers() -> list[Case]:
+    """For every numeric flag of every command (read from the parser, so a new flag is covered):
+    the extremes of :data:`EXTREMES`, a denormal where it is out of range, and for whole-number
+    flags a huge integer and a fraction, as ``--flag=VALUE`` (how a negative number is given).
+    The message names the flag."""
+    from staf.cli import build_parser
+    from staf.ranges import FLAGS
+
+    bases = {"body": body_base, "eval": eval_base, "synth": synth_base,
+             "demo": lambda a, f: [*demo_base(a, f), "--mean-pose"]}
+    commands = next(action for action in build_parser()._actions if action.dest == "command").choices
+    out = []
+    for command, parser in commands.items():
+        for action in parser._actions:
+            if action.type not in (int, float):
+                continue
+            flag, allowed = action.option_strings[-1], FLAGS[action.option_strings[-1]]
+            values = [*EXTREMES, *(["1e-320"] if allowed.low > 0 else []),
+                      *(["99999999999999999999", "2.5"] if action.type is int else [])]
+            out += [Case(f"{command} {flag} {value} (extreme)",
+                         lambda a, f, base=bases[command], flag=flag, value=value: [*base(a, f), f"{flag}={value}"], flag)
+                    for value in values]
+    return out
 
 
 def collision(name: str, make, message: str) -> Case:
@@ -195,6 +233,16 @@ def cases() -> list[Case]:
                        "probability": "occluder_probability: 1.5\n"}.items():
         out.append(Case(f"synth preset {name}", lambda a, f, make=yaml_file(text): ["synth", "--out", str(f / "s"),
                                                                                     "--preset", *make(a, f)], ""))
+    # ---------------------------------------------------------------- YAML bombs: aliases, deep nesting
+    for name, text in YAML_BOMBS.items():
+        out.append(Case(f"train preset {name}", lambda a, f, make=yaml_file(text): [*train_base(a, f), "--preset",
+                                                                                    *make(a, f)], "YAML"))
+        out.append(Case(f"synth preset {name}", lambda a, f, make=yaml_file(text): ["synth", "--out", str(f / "s"),
+                                                                                    "--preset", *make(a, f)], "YAML"))
+    out += [Case(f"train --set {name}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
+                                                                  "--set", value], "YAML")
+            for name, value in (("deep nesting", "stage1.epochs=" + "[" * 20000 + "]" * 20000),
+                                ("alias", "stage1.epochs=[&a [1], *a]"))]
     out += [Case(f"train --set {value}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
                                                                    "--set", value], "")
             for value in ("stage1.epochs=abc", "stage1.batch_size=0", "stage1.lr=-1", "model.backbone=resnet7",
@@ -211,7 +259,7 @@ def cases() -> list[Case]:
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--focal", ["0", "nan"])
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--formats", ["fbx", ",", "pkl,fbx"], "--formats")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose", "--refine"], "--refine-iterations",
-                   ["-1", "100001"], "refine iterations")
+                   ["-1", "100001"], "refine")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose", "--refine"], "--refine-weight",
                    ["bogus=1", "world", "world=x", "world=nan", "world=-1", "smoothness=1e300"], "refine")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--detector", ["bogus", "blazepose-lite", ""],
@@ -226,6 +274,15 @@ def cases() -> list[Case]:
     out += numbers(eval_data_base, "--data", ["lsp"], "--data-root")
     out += numbers(lambda a, f: [*eval_data_base(a, f), "--data", "lsp"], "--data-root",
                    [str(Path("/proc/staf-no-such-lsp"))], "not a folder")
+    out += extreme_numbers()
+    # ---------------------------------------------------------------- JSON nested past Python's recursion limit
+    deep = "[" * 100_000 + "]" * 100_000
+    out.append(Case("demo --boxes JSON nested 100 000 deep", lambda a, f: [
+        *demo_base(a, f), "--mean-pose", "--boxes", str(_text(f / "boxes.json", deep))], "cannot be read"))
+    out.append(Case("demo --out with a staf_demo.json nested 100 000 deep", lambda a, f: [
+        *demo_base(a, f), "--mean-pose", *_made(_text(f / "demo" / "staf_demo.json", deep))], "--force"))
+    out.append(Case("synth --out with a synth_config.json nested 100 000 deep", lambda a, f: [
+        *synth_base(a, f), *_made(_text(f / "synth" / "synth_config.json", deep))], "damaged"))
     # ---------------------------------------------------------------- output collisions
     out.append(collision("body --joints-out equal to --out",
                          lambda a, f: ["body", "--out", str(f / "b.obj"), "--joints-out", str(f / "b.obj")], "same"))
@@ -461,6 +518,12 @@ def _made(*paths: Path) -> list[str]:
 def _file(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("the user's own file\n")
+    return path
+
+
+def _text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
     return path
 
 

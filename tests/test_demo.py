@@ -147,9 +147,9 @@ def test_no_person_loses_nothing(scene, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--start", "5"], "no frames between"),
-    (["--focal", "-1"], "--focal must be a positive"),
-    (["--max-people", "0"], "--max-people must be at least 1"),
-    (["--min-track-length", "0"], "--min-track-length must be at least 1"),
+    (["--focal=-1"], "--focal must be a number ≥ 1"),
+    (["--max-people", "0"], "--max-people must be an integer ≥ 1"),
+    (["--min-track-length", "0"], "--min-track-length must be an integer ≥ 1"),
     (["--smooth-beta", "-1"], "beta must be"),
     (["--device", "cuda:7"], "--device cuda:7 is not usable"),
     (["--boxes", "missing.json"], "does not exist"),

@@ -240,7 +240,7 @@ def test_the_mean_pose_baseline_refuses_training(tiny_data, tmp_path):
 def test_eval_refuses_a_bad_crop_scale(scale, body, tiny_data, tmp_path, capsys):
     save_checkpoint(tmp_path / "model.pt", make("tiny-test", body))
     assert main(["eval", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(tiny_data / "val" / "synth_val_db.pt"),
-                 "--image-root", str(tiny_data / "val"), "--out", str(tmp_path / "eval"), "--crop-scale", scale]) == 2
+                 "--image-root", str(tiny_data / "val"), "--out", str(tmp_path / "eval"), f"--crop-scale={scale}"]) == 2
     error = capsys.readouterr().err
-    assert "crop scale must be a positive number" in error and "Traceback" not in error
+    assert "--crop-scale must be a number ≥ 0.5 and ≤ 5" in error and "Traceback" not in error
     assert not (tmp_path / "eval").exists()

@@ -26,6 +26,7 @@ from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
 from staf.inference.formats import DEFAULT_FORMATS, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
 from staf.io import check_output_file, check_output_folder
+from staf.ranges import check_flags
 
 
 def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +38,16 @@ def add_body_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gender", default="neutral", choices=GENDERS, help="SMPL gender for --body-model smpl")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="staf", description="Video-based 3D human mesh recovery (STAF, TAR).")
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with staf's error rule: one line (what is wrong, where to look), exit status 2."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="staf", description="Video-based 3D human mesh recovery (STAF, TAR).")
     parser.add_argument("--version", action="version", version=f"staf {staf.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -185,13 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``staf`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:                 # --help (0), or a line from ArgumentParser.error (2)
+        return done.code if isinstance(done.code, int) else 2
     debug = logs.verbose_requested()
     logs.configure(logs.verbose_requested(getattr(args, "verbose", False)))
     previous = _stop_on_signals()
     try:
         if getattr(args, "out", None) is not None and not str(args.out).strip():
             raise StafError("--out is empty; give a folder")
+        check_flags(args)
         return int(args.handler(args) or 0)
     except Stopped as stop:
         if debug:
@@ -351,17 +364,14 @@ def run_convert_official(args: argparse.Namespace) -> int:
 
 def parse_overrides(items: list[str]) -> dict:
     """``KEY=VALUE`` strings → {dotted key: YAML-typed value}."""
-    import yaml
+    from staf.config import load_yaml
 
     overrides = {}
     for item in items:
         key, separator, value = item.partition("=")
         if not separator or not key:
             raise StafError(f"--set {item}: expected KEY=VALUE")
-        try:
-            overrides[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise StafError(f"--set {item}: the value is not valid YAML") from None
+        overrides[key] = load_yaml(value, f"--set {key}=" + (value if len(value) <= 60 else f"{value[:40]}…"))
     return overrides
 
 

@@ -42,6 +42,38 @@ def check_name(where: str, value: str) -> None:
         raise StafError(f"{where} must be a plain name (letters, digits, '_', '-', '.'), got {value!r}")
 
 
+#: the deepest nesting of lists and mappings a YAML settings file may have
+MAX_YAML_DEPTH = 50
+
+
+class _SettingsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (a billion-laughs file expands them without bound once
+    the settings are copied) and with a nesting limit (deep nesting ends in RecursionError)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"YAML aliases (*{event.anchor}) are not allowed in settings; write the values out")
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(f"nested more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """A settings text → Python values (as ``yaml.safe_load``, without aliases, at most
+    :data:`MAX_YAML_DEPTH` levels deep); :class:`StafError` naming ``where`` and the place when not."""
+    try:
+        return yaml.load(text, Loader=_SettingsLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise StafError(f"{where}: not valid settings YAML{place} ({getattr(exc, 'problem', None) or exc})") from None
+
+
 def preset_path(name: str) -> Path:
     """Path of a bundled preset (``staf/configs/NAME.yaml``)."""
     return Path(str(resources.files("staf") / "configs" / f"{name}.yaml"))
@@ -102,13 +134,10 @@ def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | No
     if not path.is_file():
         raise StafError(f"config file {path} does not exist")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise StafError(f"{path}: not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise StafError(f"{path}: cannot be read as a YAML text file ({exc})") from None
+    values = load_yaml(text, str(path)) or {}
     if not isinstance(values, dict):
         raise StafError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
     for key, value in (overrides or {}).items():

@@ -49,7 +49,7 @@ class OutputRule:
         """The names an earlier run's manifest lists that are output names (empty: none, or unreadable)."""
         try:
             files = json.loads((out / self.manifest).read_text()).get("files", [])
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return set()
         if not isinstance(files, list):
             return set()

@@ -121,7 +121,7 @@ class LandmarkMap:
             for row, name in enumerate(BLAZEPOSE_NAMES):
                 for joint, weight in rows[name].items():
                     weights[row, ALL54_NAMES.index(joint)] = float(weight)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise MalformedFileError(f"{path}: not a landmark map ({type(exc).__name__}: {exc}); "
                                      "scripts/fit_landmark_map.py writes one") from None
         return LandmarkMap(weights, payload.get("notes", {}))

@@ -15,6 +15,10 @@ from staf.errors import StafError
 MESH_SUFFIXES = (".obj", ".ply", ".glb", ".stl")
 
 
+#: the largest axis-angle component ``--pose`` files may hold, radians (about 16 turns)
+MAX_AXIS_ANGLE = 100.0
+
+
 def read_pose(spec: str | None, body) -> torch.Tensor:
     """(1, 72) float64 axis-angle pose from ``spec``: None (the rest pose θ = 0), 'mean' (the
     regressors' mean pose) or a .npy file of 72 numbers."""
@@ -39,6 +43,9 @@ def read_pose(spec: str | None, body) -> torch.Tensor:
         raise StafError(f"--pose {spec}: has {values.size} values, expected 72 (24 joints × axis-angle)")
     if not np.isfinite(values).all():
         raise StafError(f"--pose {spec}: holds NaN or infinite values")
+    if np.abs(values).max() > MAX_AXIS_ANGLE:
+        raise StafError(f"--pose {spec}: holds {np.abs(values).max():.3g}; axis-angle values must lie within "
+                        f"±{MAX_AXIS_ANGLE:g} rad")
     return torch.as_tensor(values, dtype=torch.float64).reshape(1, 72)
 
 

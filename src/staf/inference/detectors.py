@@ -51,9 +51,9 @@ class BoxFile:
     """A user's per-frame boxes (``--boxes``, JSON or CSV: :mod:`staf.inference.people`); no
     keypoints (NaN), score 1."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, image_size: tuple[int, int] | None = None) -> None:
         self.path = path
-        self.boxes = read_boxes_file(path)
+        self.boxes = read_boxes_file(path, image_size)
 
     def __call__(self, frame) -> FramePeople:
         return FramePeople.from_boxes(self.boxes.get(frame.index, np.zeros((0, 4))))
@@ -66,6 +66,8 @@ class BoxFile:
 DETECTORS = {"blazepose": "full", "blazepose-heavy": "heavy"}
 
 
-def make_detector(boxes: str | Path | None, threads: int = 2, name: str = "blazepose") -> Detector:
-    """The box file when ``boxes`` is given, else BlazePose with the landmark model ``name`` picks."""
-    return BoxFile(boxes) if boxes is not None else BlazePose(threads, landmark_model=DETECTORS[name])
+def make_detector(boxes: str | Path | None, threads: int = 2, name: str = "blazepose",
+                  image_size: tuple[int, int] | None = None) -> Detector:
+    """The box file when ``boxes`` is given (checked against the (W, H) ``image_size`` when
+    given), else BlazePose with the landmark model ``name`` picks."""
+    return BoxFile(boxes, image_size) if boxes is not None else BlazePose(threads, landmark_model=DETECTORS[name])

@@ -69,14 +69,20 @@ class FramePeople:
         return FramePeople(boxes, np.full((len(boxes), NUM_KEYPOINTS, 3), np.nan), np.ones(len(boxes)))
 
 
-def read_boxes_file(path: str | Path) -> dict[int, np.ndarray]:
-    """A box file (JSON or CSV, see the module docstring) → {frame index: (K, 4) boxes}."""
+#: a box's side may be at most this many times the image's longer side
+MAX_BOX_OVER_IMAGE = 10
+
+
+def read_boxes_file(path: str | Path, image_size: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
+    """A box file (JSON or CSV, see the module docstring) → {frame index: (K, 4) boxes}. With the
+    video's (W, H) ``image_size``, every box must overlap the image and be at most
+    :data:`MAX_BOX_OVER_IMAGE` times its longer side (a person cut by the edge is fine)."""
     path = Path(path)
     if not path.is_file():
         raise MissingAssetError(f"--boxes {path} does not exist")
     try:
         boxes = _read_csv(path) if path.suffix.lower() == ".csv" else _read_json(path)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError) as exc:   # JSONDecodeError is a ValueError
         raise MalformedFileError(f"--boxes {path}: cannot be read ({exc}); see 'staf demo --help' for the format") from exc
     for frame, values in boxes.items():
         if frame < 0:
@@ -84,7 +90,21 @@ def read_boxes_file(path: str | Path) -> dict[int, np.ndarray]:
         if not np.isfinite(values).all() or (values[:, 2] <= values[:, 0]).any() or (values[:, 3] <= values[:, 1]).any():
             raise MalformedFileError(f"--boxes {path}: frame {frame} has a box that is not finite or has x2 ≤ x1 or "
                                      "y2 ≤ y1 (boxes are x1, y1, x2, y2 pixels)")
+        if image_size is not None:
+            _check_in_image(values, frame, image_size, path)
     return boxes
+
+
+def _check_in_image(values: np.ndarray, frame: int, image_size: tuple[int, int], path: Path) -> None:
+    width, height = image_size
+    outside = (values[:, 2] <= 0) | (values[:, 3] <= 0) | (values[:, 0] >= width) | (values[:, 1] >= height)
+    largest = MAX_BOX_OVER_IMAGE * max(width, height)
+    huge = (values[:, 2] - values[:, 0] > largest) | (values[:, 3] - values[:, 1] > largest)
+    for bad, what in ((outside, "lies outside"), (huge, f"is more than {MAX_BOX_OVER_IMAGE} times the size of")):
+        if bad.any():
+            box = ", ".join(f"{value:.6g}" for value in values[np.flatnonzero(bad)[0]])
+            raise InvalidInputError(f"--boxes {path}: frame {frame} has a box [{box}] that {what} the {width}×{height} "
+                                    "image; boxes are x1, y1, x2, y2 in the video's pixels")
 
 
 def _read_json(path: Path) -> dict[int, np.ndarray]:

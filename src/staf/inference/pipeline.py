@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from staf.inference.stages import STAGES, Stage, StageContext
 from staf.inference.tracking import TrackerConfig, track_boxes
 from staf.inference.video import VideoSource
 from staf.models.base import MeshRecoveryModel
+from staf.ranges import FLAGS, check_field_of_view
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -94,12 +94,11 @@ class DemoConfig:
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
 
     def __post_init__(self) -> None:
-        if self.focal_length is not None and not (math.isfinite(self.focal_length) and self.focal_length > 0):
-            raise InvalidInputError(f"--focal must be a positive number of pixels, got {self.focal_length}")
-        if self.max_people is not None and self.max_people < 1:
-            raise InvalidInputError(f"--max-people must be at least 1, got {self.max_people}")
-        if self.min_track_length < 1:
-            raise InvalidInputError(f"--min-track-length must be at least 1, got {self.min_track_length}")
+        for flag, value in (("--focal", self.focal_length), ("--max-people", self.max_people),
+                            ("--min-track-length", self.min_track_length), ("--smooth-min-cutoff", self.smooth_min_cutoff),
+                            ("--smooth-beta", self.smooth_beta)):
+            if value is not None:
+                FLAGS[flag].check(flag, value)                         # the flags' ranges (staf.ranges)
         if self.precision not in PRECISIONS:
             raise InvalidInputError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
         if self.detector not in DETECTORS:
@@ -171,9 +170,12 @@ def run_demo(video: str | Path, out: str | Path, model: MeshRecoveryModel, crop_
     config = config or DemoConfig()
     out = Path(out)
     source = VideoSource(video, config.start, config.end, config.fps)       # refuses bad input before writing
+    image_size = (source.info.width, source.info.height)
+    if config.focal_length is not None:
+        check_field_of_view(config.focal_length, *image_size)
+    detector = detector or make_detector(boxes, config.detector_threads, config.detector, image_size)
     staging = prepare_output(out, force, Path(video))
     try:
-        detector = detector or make_detector(boxes, config.detector_threads, config.detector)
         return _run(source, out, staging, model, crop_rule, config, detector, list(stages), progress)
     except BaseException as error:
         discard(staging, out)

@@ -75,10 +75,12 @@ class RefineConfig:
     coarse_sigma: float = 4.0
 
     def __post_init__(self) -> None:
-        check_number("refine iterations", self.iterations, 0, 10000, integer=True)
+        from staf.ranges import FLAGS
+
+        FLAGS["--refine-iterations"].check("refine iterations", self.iterations)
         self.iterations = int(self.iterations)
         for name in REFINE_WEIGHTS:
-            check_number(f"refine {name}", getattr(self, name), 0, 1e6)
+            FLAGS["--refine-weight"].check(f"refine {name}", getattr(self, name))
         check_number("refine sigma", self.sigma, 0, 10, low_open=True)
         check_number("refine sigma_world", self.sigma_world, 0, 10, low_open=True)
         check_number("refine min_visibility", self.min_visibility, 0, 1)

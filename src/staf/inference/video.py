@@ -260,12 +260,14 @@ class VideoSource:
 
 
 def _check_range(start: float, end: float | None, fps: float) -> None:
-    if not (math.isfinite(start) and start >= 0):
-        raise InvalidInputError(f"--start must be a number of seconds ≥ 0, got {start}")
-    if end is not None and not (math.isfinite(end) and end > start):
-        raise InvalidInputError(f"--end must be a number of seconds after --start ({start}), got {end}")
-    if not (math.isfinite(fps) and fps > 0):
-        raise InvalidInputError(f"--fps must be a positive number, got {fps}")
+    from staf.ranges import FLAGS
+
+    FLAGS["--start"].check("--start (seconds)", start)
+    if end is not None:
+        FLAGS["--end"].check("--end (seconds)", end)
+        if not end > start:
+            raise InvalidInputError(f"--end must be a number of seconds after --start ({start}), got {end}")
+    FLAGS["--fps"].check("--fps (frames/s)", fps)
 
 
 class VideoWriter:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from staf.config import load_yaml
 from staf.errors import StafError
 from staf.io import atomic_write_text, check_output_folder
 
@@ -71,6 +72,7 @@ class TrainingRun:
         from staf.models.registry import model_class
         from staf.training import TrainConfig
 
+        check_device(device)
         config = load_config(TrainConfig, preset, overrides or {})
         root = Path(data_root)
         resolve = lambda source: dataclasses.replace(  # noqa: E731
@@ -81,7 +83,6 @@ class TrainingRun:
         count = len(model_class(config.model_name).training_stages(config.model))
         run = TrainingRun(config, out, _chosen_stages(stage, count), init, resume, force, device)
         run.check(data_root)
-        check_device(device)
         return run
 
     def check(self, data_root: str | Path) -> None:
@@ -95,8 +96,6 @@ class TrainingRun:
         self._check_folder()
 
     def _check_folder(self) -> None:
-        import yaml
-
         held = [self.out / f"stage{stage}" / name for stage in self.stages for name in ("last.pt", "best.pt")
                 if (self.out / f"stage{stage}" / name).is_file()]
         if self.resume:
@@ -106,8 +105,8 @@ class TrainingRun:
             saved = self.out / "config.yaml"
             if saved.is_file():
                 try:
-                    before = yaml.safe_load(saved.read_text())
-                except yaml.YAMLError:
+                    before = load_yaml(saved.read_text(), str(saved))
+                except (StafError, OSError, UnicodeDecodeError):
                     before = None
                 changed = (sorted(changed_keys(before, self.config.to_dict())) if isinstance(before, dict)
                            else ["(unreadable config.yaml)"])

@@ -45,6 +45,7 @@ from staf.errors import InvalidInputError, StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
 from staf.outputs import OutputRule
+from staf.ranges import FLAGS
 from staf.render.renderer import Lighting
 
 
@@ -79,14 +80,9 @@ class SynthConfig:
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown:
             raise StafError(f"unknown motion families {unknown}; choose from {', '.join(FAMILIES)}")
-        if self.sequences < 1 or self.frames < 3:
-            raise StafError("need at least 1 sequence of at least 3 frames")
-        check_number("sequences", self.sequences, 1, 1_000_000, integer=True)
-        check_number("frames", self.frames, 3, 100_000, integer=True)
-        check_number("seed", self.seed, 0, 2**63 - 1, integer=True)
-        check_number("size", self.size, 32, 4096, integer=True)
-        check_number("crop_size", self.crop_size, 32, 1024, integer=True)
-        check_number("fps", self.fps, 0, 1000, low_open=True)
+        for name in ("sequences", "frames", "seed", "size", "crop_size"):     # the flags' ranges (staf.ranges)
+            FLAGS[f"--{name.replace('_', '-')}"].check(name, getattr(self, name))
+        check_number("fps", self.fps, 1, 1000)
         check_number("occluder_probability", self.occluder_probability, 0, 1)
         check_number("crop_scale", self.crop_scale, 0, 10, low_open=True)
         check_number("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
@@ -426,7 +422,7 @@ def _check_same_config(config: SynthConfig, path: Path) -> set[str]:
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StafError(f"{path} is damaged (not JSON); use a new --out folder") from None
         if not isinstance(previous, dict):
             raise StafError(f"{path} is not a staf synth record (a JSON object); use a new --out folder")
