@@ -374,6 +374,15 @@ def check_synth_folder(out: Path, force: bool) -> None:
                                 "--force to replace them or choose another folder")
 
 
+def _remove_unfinished(folder: Path) -> None:
+    """Delete a sequence folder that has no done marker (only staf's own names are in it: the
+    output rule refused the folder otherwise)."""
+    import shutil
+
+    if folder.is_dir() and not (folder / "done").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, preview: bool = False,
                force: bool = False) -> Path:
     """Generate every missing sequence, then write ``synth_{split}_db.pt``; returns its path."""
@@ -388,7 +397,11 @@ def synthesize(config: SynthConfig, out: str | Path, progress: bool = True, prev
         writer = SequenceWriter(config, out)
         try:
             for index in todo:
-                writer.write(index)
+                try:
+                    writer.write(index)
+                except BaseException:                 # stopped or failed: no half-made sequence stays
+                    _remove_unfinished(out / f"seq_{index:04d}")
+                    raise
                 bar.update(config.frames)
         finally:
             writer.close()
