@@ -207,6 +207,70 @@ def extreme_numbers() -> list[Case]:
     return out
 
 
+def wrong_value(hint):
+    """A YAML value of the wrong type for a field annotated ``hint`` (None: no wrong value to try)."""
+    import dataclasses
+    import types
+    import typing
+
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [option for option in arguments if option is not type(None)]
+        return 5 if options[0] in (str,) else {"x": 1} if not dataclasses.is_dataclass(options[0]) else 5
+    if dataclasses.is_dataclass(hint):
+        return [1]
+    if origin is tuple:
+        item = arguments[0] if arguments else None
+        return [5] if item is str else [1.5] if item is int else [5] if dataclasses.is_dataclass(item) else "x"
+    return {int: 1.5, float: "abc", bool: 2, str: 5}.get(hint)
+
+
+def schema_fields(cls, prefix: tuple[str, ...] = ()):
+    """(path, wrong value) for every field of dataclass ``cls`` and the dataclasses inside it."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint, path = hints[field.name], (*prefix, field.name)
+        value = wrong_value(hint)
+        if value is not None:
+            yield path, value
+        if dataclasses.is_dataclass(hint):
+            yield from schema_fields(hint, path)
+
+
+def schema_cases() -> list[Case]:
+    """A preset with one field of the wrong type, for every field of every preset kind (train, its
+    STAF and TAR model sections, synth): exit 2, the message names the field."""
+    import yaml
+
+    from staf.data.synthetic import SynthConfig
+    from staf.models.registry import model_class
+    from staf.training import TrainConfig
+
+    def nested(path, value, base=None):
+        values = dict(base or {})
+        node = values
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+        return values
+
+    out = []
+    presets = [("train", path, nested(path, value)) for path, value in schema_fields(TrainConfig) if path != ("model",)]
+    for name in ("staf", "tar"):
+        presets += [("train", ("model", *path), {"model": {"name": name, path[0]: value}})
+                    for path, value in schema_fields(model_class(name).config_class)]
+    presets += [("synth", path, nested(path, value)) for path, value in schema_fields(SynthConfig)]
+    for command, path, values in presets:
+        text = yaml.safe_dump(values)
+        base = (lambda a, f, make=yaml_file(text): [*train_base(a, f), "--preset", *make(a, f)]) if command == "train" \
+            else (lambda a, f, make=yaml_file(text): ["synth", "--out", str(f / "s"), "--preset", *make(a, f)])
+        out.append(Case(f"{command} preset schema {'.'.join(path)}={values!r}"[:120], base, path[-1]))
+    return out
+
+
 def collision(name: str, make, message: str) -> Case:
     return Case(f"collision: {name}", make, message)
 
@@ -275,6 +339,26 @@ def cases() -> list[Case]:
     out += numbers(lambda a, f: [*eval_data_base(a, f), "--data", "lsp"], "--data-root",
                    [str(Path("/proc/staf-no-such-lsp"))], "not a folder")
     out += extreme_numbers()
+    out += schema_cases()
+    source = "train:\n  - db: synth/train/synth_train_db.pt\n"
+    for name, text, message in (("ratio -1", source + "    ratio: -1\n", "ratio"),
+                                ("labels [bogus]", source + "    labels: [bogus]\n", "labels"),
+                                ("image_root 5", source + "    image_root: 5\n", "image_root"),
+                                ("images_only maybe", source + "    images_only: maybe\n", "images_only"),
+                                ("all_stages maybe", "losses:\n  all_stages: maybe\n", "all_stages"),
+                                ("freeze_batchnorm 2", "freeze_batchnorm: 2\n", "freeze_batchnorm"),
+                                ("losses.pose -1e30", "losses:\n  pose: -1.0e+30\n", "pose"),
+                                ("epochs 1.0", "stage1:\n  epochs: 1.0\n", "epochs")):
+        out.append(Case(f"train preset {name}", lambda a, f, make=yaml_file(text): [*train_base(a, f), "--preset",
+                                                                                    *make(a, f)], message))
+    out.append(Case("synth --backgrounds with no images", lambda a, f: [*synth_base(a, f), "--backgrounds",
+                                                                         str(_folder(f / "empty_backgrounds"))],
+                    "no .jpg or .png"))
+    out.append(Case("synth --out with a synth_config.json that is a list", lambda a, f: [
+        *synth_base(a, f), *_made(_text(f / "synth" / "synth_config.json", "[1, 2]"))], "not a staf synth record"))
+    out += [Case(f"train --set {value}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
+                                                                   "--set", value], "not a group of settings")
+            for value in ("stage1.epochs.x=1", "train.0.db=x")]
     # ---------------------------------------------------------------- JSON nested past Python's recursion limit
     deep = "[" * 100_000 + "]" * 100_000
     out.append(Case("demo --boxes JSON nested 100 000 deep", lambda a, f: [

@@ -3,6 +3,8 @@ checkpoints."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -145,3 +147,23 @@ def test_checkpoints_written_before_the_registry_still_load(tmp_path, body):
     torch.save(payload, tmp_path / "unknown.pt")
     with pytest.raises(StafError, match="unknown model 'TAR2000'; registered: .*staf"):
         load_checkpoint(tmp_path / "unknown.pt", body)
+
+
+def test_weights_must_be_named_finite_tensors_of_the_models_kind():
+    """A hand-edited state dict: not a mapping, integer keys, non-tensors, integer or complex
+    weights, NaN or infinite weights: each refused with a message naming it."""
+    from staf.models.files import load_state_dict_strict
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    good = model.state_dict()
+    load_state_dict_strict(model, dict(good), "ok.pt")                          # num_batches_tracked is int64 in both
+    cases = [(list(good.values()), "the weights are a list"),
+             ({**good, 0: torch.zeros(1)}, "weights 0 are not named tensors"),
+             ({**good, "0.weight": [[1.0, 2.0]] * 3}, "'0.weight' are not named tensors"),
+             ({**good, "0.weight": torch.ones(3, 2, dtype=torch.int32)}, "wrong kind of number: 0.weight: torch.int32"),
+             ({**good, "0.bias": torch.ones(3, dtype=torch.complex64)}, "wrong kind of number: 0.bias"),
+             ({**good, "1.running_var": torch.tensor([1.0, float("nan"), 1.0])}, "NaN or infinite values: 1.running_var"),
+             ({**good, "0.weight": torch.full((3, 2), float("inf"))}, "NaN or infinite values: 0.weight")]
+    for state, message in cases:
+        with pytest.raises(StafError, match=re.escape(message)):
+            load_state_dict_strict(model, state, "edited.pt")

@@ -195,3 +195,33 @@ def test_synth_never_writes_into_its_backgrounds(tmp_path, capsys):
     assert main(synth_argv(backgrounds, "--backgrounds", str(backgrounds))) == 2
     assert "is the input folder" in capsys.readouterr().err
     assert files(backgrounds) == {"a.jpg": b"\xff\xd8"}
+
+
+def test_a_stop_signal_during_a_write_is_held_until_the_file_is_whole(tmp_path):
+    """SIGTERM arriving inside ``torch.save`` (as when ``staf train`` is stopped while it writes
+    last.pt) is handled after the file is complete: the checkpoint loads, the stop still happens."""
+    import os
+    import signal
+
+    import torch
+
+    from staf.io import atomic_write, deferrable
+
+    class Stop(BaseException):
+        pass
+
+    def stop(number, frame):
+        raise Stop
+
+    previous = signal.signal(signal.SIGTERM, deferrable(stop))           # as staf's commands install it
+    try:
+        def write(handle):
+            os.kill(os.getpid(), signal.SIGTERM)                     # arrives mid-write
+            torch.save({"weights": torch.arange(100_000.0)}, handle)
+
+        with pytest.raises(Stop):
+            atomic_write(tmp_path / "last.pt", write)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["weights"][-1] == 99_999
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

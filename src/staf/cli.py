@@ -250,12 +250,15 @@ STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 def _stop_on_signals() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`Stopped` in the main thread → the handlers they replaced."""
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` in the main thread, held back while a file is
+    being written (:func:`staf.io.signals_held`), as Ctrl-C is → the handlers they replaced."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return {}
+
+    from staf.io import deferrable
 
     def stop(number, frame):
         for other in previous:                 # a second signal must not cut the clean-up short
@@ -266,7 +269,9 @@ def _stop_on_signals() -> dict:
     for name in STOP_SIGNALS:
         number = getattr(signal, name, None)
         if number is not None:
-            previous[number] = signal.signal(number, stop)
+            previous[number] = signal.signal(number, deferrable(stop))
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when started with SIGINT ignored
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, deferrable(signal.default_int_handler))
     return previous
 
 

@@ -7,6 +7,7 @@ any YAML path, and checks every key against the dataclass so that a typo is an e
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from importlib import resources
 from pathlib import Path
@@ -102,26 +103,65 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
         raise StafError(f"{where}: {exc}") from exc
 
 
+#: a float written as YAML 1.1 reads it as a string (``1e-4``, ``-2E3``): accepted for float fields
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _convert(hint: Any, value: Any, where: str) -> Any:
-    """A YAML value for a field of type ``hint``: nested dataclasses, tuples of them, Optional."""
+    """A YAML value for a field of type ``hint``, checked against it: ``int`` refuses ``1.0`` and
+    ``true``; ``bool`` refuses ``2`` and ``"maybe"``; ``float`` takes an int (and YAML 1.1's
+    ``1e-4`` text) but no bool; ``str`` only text; ``X | None``; ``tuple[X, ...]`` element by
+    element; nested dataclasses from mappings; ``Any`` as it is."""
     import types
 
     origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
     if origin in (typing.Union, types.UnionType):
         options = [option for option in typing.get_args(hint) if option is not type(None)]
-        if value is None:
+        if value is None and len(options) < len(typing.get_args(hint)):
             return None
-        dataclass_options = [option for option in options if dataclasses.is_dataclass(option)]
-        return from_dict(dataclass_options[0], value, where) if dataclass_options and isinstance(value, dict) else value
+        for option in options:
+            try:
+                return _convert(option, value, where)
+            except StafError as error:
+                last = error
+        raise last if len(options) == 1 else StafError(f"{where} must be {_describe(hint)}, got {value!r}")
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
-    if origin is tuple and isinstance(value, (list, tuple)):
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise StafError(f"{where} must be a list, got {value!r}")
         arguments = typing.get_args(hint)
-        item = arguments[0] if arguments else None
-        if item is not None and dataclasses.is_dataclass(item):
-            return tuple(from_dict(item, entry, f"{where}[{index}]") for index, entry in enumerate(value))
-        return tuple(value)
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return tuple(_convert(arguments[0], entry, f"{where}[{index}]") for index, entry in enumerate(value))
+        if arguments and len(arguments) != len(value):
+            raise StafError(f"{where} must be a list of {len(arguments)}, got {len(value)} items")
+        if not arguments:
+            return tuple(value)
+        return tuple(_convert(item, entry, f"{where}[{index}]") for index, (item, entry) in enumerate(zip(arguments, value)))
+    return _convert_scalar(hint, value, where)
+
+
+def _convert_scalar(hint: Any, value: Any, where: str) -> Any:
+    if hint is bool and not isinstance(value, bool):
+        raise StafError(f"{where} must be true or false, got {value!r}")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise StafError(f"{where} must be a whole number (without a decimal point), got {value!r}")
+    if hint is float:
+        if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            return float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StafError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str and not isinstance(value, str):
+        raise StafError(f"{where} must be text, got {value!r}")
     return value
+
+
+def _describe(hint: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "null"}
+    return " or ".join(names.get(option, getattr(option, "__name__", str(option))) for option in typing.get_args(hint))
 
 
 def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | None = None) -> T:
@@ -143,8 +183,12 @@ def load_config(cls: type[T], source: str | Path, overrides: dict[str, Any] | No
     for key, value in (overrides or {}).items():
         node = values
         *parents, leaf = key.split(".")
-        for parent in parents:
+        for depth, parent in enumerate(parents):
             node = node.setdefault(parent, {})
+            if not isinstance(node, dict):
+                group = ".".join(parents[: depth + 1])
+                raise StafError(f"--set {key}: {group} is {type(node).__name__}, not a group of settings; "
+                                f"set {group} itself, or a key of a group (e.g. stage1.epochs)")
         node[leaf] = value
     return from_dict(cls, values, str(path))
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -66,7 +67,45 @@ def atomic_write(path: str | Path, write: Callable) -> Path:
     docstring); ``torch.save``'s own report of a short write (a ``RuntimeError``) on a full disk
     is one too. Nothing is left under ``path`` or the temporary name."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
+    with signals_held():
+        return _atomic_write(path, path.with_name(f".{path.name}.partial"), write)
+
+
+_held = 0                              # how many signals_held() blocks are open
+_pending: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold back the stop signals' handlers (those wrapped by :func:`deferrable`) while the block
+    runs, and run the first one that came at its end: a file being written is finished (or
+    removed) before the stop. Without this, SIGTERM's exception, raised inside ``torch.save``'s
+    C++ writer, came out as torch's ``RuntimeError: unexpected pos``. (Blocking the signal with
+    ``pthread_sigmask`` is not enough: torch's threads would take it.)"""
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if _held == 0 and _pending:
+            handler = _pending[0]
+            _pending.clear()
+            handler()
+
+
+def deferrable(handler: Callable) -> Callable:
+    """A signal handler that waits for the end of any :func:`signals_held` block it interrupts."""
+    def held_back(number, frame):
+        if _held:
+            _pending.append(lambda: handler(number, frame))
+            return
+        handler(number, frame)
+
+    return held_back
+
+
+def _atomic_write(path: Path, temporary: Path, write: Callable) -> Path:
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))

@@ -37,8 +37,9 @@ class CropRule:
     def __post_init__(self) -> None:
         if self.rule != "square":
             raise InvalidInputError(f"unknown crop rule '{self.rule}'; staf knows 'square'")
-        if not (np.isfinite(self.scale) and self.scale > 0):
-            raise InvalidInputError(f"crop scale must be a positive number, got {self.scale}")
+        from staf.ranges import FLAGS
+
+        FLAGS["--crop-scale"].check("crop scale", self.scale)
 
     def squares(self, bbox: np.ndarray) -> np.ndarray:
         """(…, 4) boxes (cx, cy, w, h) → (…, 3) squares (cx, cy, side)."""

@@ -50,15 +50,28 @@ def read_torch_file(path: str | Path, what: str) -> Any:
 
 
 def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` that names every missing, unexpected or mis-shaped key."""
+    """``load_state_dict(strict=True)`` that names every missing, unexpected or mis-shaped key, and
+    refuses a state dict that is not a mapping of names to tensors, weights of another kind
+    (integer or complex where the model has real numbers) and NaN or infinite weights."""
+    if not isinstance(state_dict, dict):
+        raise StafError(f"{source}: the weights are a {type(state_dict).__name__}, not a mapping of names to tensors "
+                        "(hand-edited or damaged)")
+    odd = [repr(k) for k, v in state_dict.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if odd:
+        raise StafError(f"{source}: weights {', '.join(odd[:5])} are not named tensors (hand-edited or damaged)")
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
+    common = sorted(set(own) & set(state_dict))
     shapes = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state_dict)) if own[k].shape != state_dict[k].shape]
-    if missing or unexpected or shapes:
+              for k in common if own[k].shape != state_dict[k].shape]
+    kinds = [f"{k}: {state_dict[k].dtype} vs {own[k].dtype}" for k in common
+             if state_dict[k].is_complex() or state_dict[k].is_floating_point() != own[k].is_floating_point()]
+    not_finite = [k for k in common if state_dict[k].is_floating_point() and not torch.isfinite(state_dict[k]).all()]
+    if missing or unexpected or shapes or kinds or not_finite:
         lines = [f"{source} does not fit this model:"]
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes),
+                             ("wrong kind of number", kinds), ("NaN or infinite values", not_finite)):
             if items:
                 shown = ", ".join(items[:12]) + (f", … ({len(items)} in all)" if len(items) > 12 else "")
                 lines.append(f"  {title}: {shown}")

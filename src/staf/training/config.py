@@ -11,6 +11,10 @@ from staf.errors import StafError
 from staf.models.registry import model_config_from_dict, model_config_to_dict, model_name
 
 
+#: the label kinds a training source may use
+LABELS = ("2d", "3d", "smpl")
+
+
 @dataclasses.dataclass
 class SourceConfig:
     """One training data source: a db file and how much of each batch it fills.
@@ -26,8 +30,14 @@ class SourceConfig:
     db: str
     image_root: str | None = None
     ratio: float = 1.0
-    labels: tuple[str, ...] = ("2d", "3d", "smpl")
+    labels: tuple[str, ...] = LABELS
     images_only: bool = False
+
+    def __post_init__(self) -> None:
+        check_number("ratio", self.ratio, 0, 1e6, low_open=True)
+        unknown = [label for label in self.labels if label not in LABELS]
+        if unknown or not self.labels:
+            raise StafError(f"labels must be some of {', '.join(LABELS)}, got {list(self.labels)}")
 
 
 @dataclasses.dataclass
@@ -45,6 +55,10 @@ class LossWeights:
     pose: float = 60.0
     shape: float = 0.06
     all_stages: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("keypoints_2d", "keypoints_3d", "pose", "shape"):
+            check_number(f"losses.{name}", getattr(self, name), 0, 1e6)
 
 
 @dataclasses.dataclass

@@ -170,13 +170,26 @@ def add_clutter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(out, (0, 0), sigma) if sigma > 0.3 else out
 
 
+BACKGROUND_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def background_files(folder: Path) -> list[Path]:
+    """The images (jpg/png) of a backgrounds folder; :class:`InvalidInputError` when it has none."""
+    from staf.errors import InvalidInputError
+
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in BACKGROUND_SUFFIXES and p.is_file())
+    if not files:
+        raise InvalidInputError(f"backgrounds {folder}: holds no .jpg or .png images; give a folder of images")
+    return files
+
+
 def image_background(rng: np.random.Generator, folder: Path, width: int, height: int) -> np.ndarray:
     """A random image of ``folder`` (jpg/png), randomly cropped and resized to (H, W, 3)."""
     import cv2
 
     from staf.data.crops import read_image
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = background_files(folder)
     image = read_image(files[rng.integers(len(files))])
     scale = max(width / image.shape[1], height / image.shape[0]) * rng.uniform(1.0, 1.5)
     image = cv2.resize(image, (int(np.ceil(image.shape[1] * scale)), int(np.ceil(image.shape[0] * scale))))

@@ -83,6 +83,10 @@ class SynthConfig:
         for name in ("sequences", "frames", "seed", "size", "crop_size"):     # the flags' ranges (staf.ranges)
             FLAGS[f"--{name.replace('_', '-')}"].check(name, getattr(self, name))
         check_number("fps", self.fps, 1, 1000)
+        if self.backgrounds is not None:
+            if not Path(self.backgrounds).is_dir():
+                raise InvalidInputError(f"backgrounds {self.backgrounds}: not a folder")
+            appearance.background_files(Path(self.backgrounds))
         check_number("occluder_probability", self.occluder_probability, 0, 1)
         check_number("crop_scale", self.crop_scale, 0, 10, low_open=True)
         check_number("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
