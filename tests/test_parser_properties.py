@@ -48,14 +48,17 @@ def _write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def assert_same_boxes(read: dict, content: dict) -> None:
+    assert set(read) == set(content)
+    for frame, rows in content.items():
+        np.testing.assert_array_equal(read[frame], np.array(rows))
+
+
 @SETTINGS
 @given(content=box_files)
 def test_box_json_reads_back_as_written(tmp_path, content):
     path = _write(tmp_path, "boxes.json", json.dumps({str(frame): rows for frame, rows in content.items()}))
-    read = read_boxes_file(path)
-    assert set(read) == set(content)
-    for frame, rows in content.items():
-        np.testing.assert_array_equal(read[frame], np.array(rows))
+    assert_same_boxes(read_boxes_file(path), content)
 
 
 @SETTINGS
@@ -63,10 +66,7 @@ def test_box_json_reads_back_as_written(tmp_path, content):
 def test_box_csv_reads_back_as_written(tmp_path, content):
     lines = ["frame,x1,y1,x2,y2"] + [f"{frame},{','.join(repr(v) for v in row)}"
                                        for frame, rows in content.items() for row in rows]
-    read = read_boxes_file(_write(tmp_path, "boxes.csv", "\n".join(lines) + "\n"))
-    assert set(read) == set(content)
-    for frame, rows in content.items():
-        np.testing.assert_array_equal(read[frame], np.array(rows))
+    assert_same_boxes(read_boxes_file(_write(tmp_path, "boxes.csv", "\n".join(lines) + "\n")), content)
 
 
 @SETTINGS
