@@ -111,29 +111,27 @@ def test_plain_settings_read_back_as_written(value):
         assert json.dumps(read, sort_keys=True) == json.dumps(value, sort_keys=True)
 
 
-synth_keys = st.sampled_from([field for field in SynthConfig.__dataclass_fields__])
-train_keys = st.sampled_from(["seed", "val_windows", "precision", "body_model", "freeze_batchnorm", "stage1", "losses",
-                              "augment", "crop", "train", "val"])
+#: a settings class, the keys to fuzz, and a check of a config it accepted (its fields have their types)
+SETTINGS_CLASSES = {
+    "synth": (SynthConfig, list(SynthConfig.__dataclass_fields__),
+              lambda config: isinstance(config.sequences, int) and isinstance(config.motion_blur, bool)),
+    "train": (TrainConfig, ["seed", "val_windows", "precision", "body_model", "freeze_batchnorm", "stage1", "losses",
+                            "augment", "crop", "train", "val"],
+              lambda config: isinstance(config.seed, int) and isinstance(config.stage1.epochs, int)),
+}
 
 
+@pytest.mark.parametrize("kind", SETTINGS_CLASSES)
 @SETTINGS
-@given(values=st.dictionaries(synth_keys, json_values, max_size=4))
-def test_any_synth_settings_are_a_config_or_a_clear_refusal(values):
+@given(data=st.data())
+def test_any_settings_are_a_config_or_a_clear_refusal(kind, data):
+    cls, keys, typed = SETTINGS_CLASSES[kind]
+    values = data.draw(st.dictionaries(st.sampled_from(keys), json_values, max_size=4))
     try:
-        config = from_dict(SynthConfig, values, "synth.yaml")
+        config = from_dict(cls, values, f"{kind}.yaml")
     except StafError:
         return
-    assert isinstance(config.sequences, int) and isinstance(config.motion_blur, bool)
-
-
-@SETTINGS
-@given(values=st.dictionaries(train_keys, json_values, max_size=3))
-def test_any_train_settings_are_a_config_or_a_clear_refusal(values):
-    try:
-        config = from_dict(TrainConfig, values, "train.yaml")
-    except StafError:
-        return
-    assert isinstance(config.seed, int) and isinstance(config.stage1.epochs, int)
+    assert typed(config)
 
 
 @SETTINGS
