@@ -458,7 +458,26 @@ def cases() -> list[Case]:
     for name, change, message in (("missing keys", lambda d: {"v_template": d["v_template"]}, "missing"),
                                   ("nan template", lambda d: {**d, "v_template": d["v_template"] * np.nan}, "NaN"),
                                   ("inf weights", lambda d: {**d, "weights": d["weights"] + np.inf}, "NaN or infinite"),
-                                  ("short weights", lambda d: {**d, "weights": d["weights"][:100]}, "shape")):
+                                  ("short weights", lambda d: {**d, "weights": d["weights"][:100]}, "shape"),
+                                  ("parent out of range", lambda d: {**d, "kintree_table": _kintree(d, 3, 99)}, "not a tree"),
+                                  ("parent after its child", lambda d: {**d, "kintree_table": _kintree(d, 3, 7)},
+                                   "not a tree"),
+                                  ("1-D kinematic tree", lambda d: {**d, "kintree_table": d["kintree_table"][0]},
+                                   "kintree_table has shape"),
+                                  ("negative face index", lambda d: {**d, "f": np.where(d["f"] == 0, -1, d["f"])},
+                                   "faces must be"),
+                                  ("string template", lambda d: {**d, "v_template": d["v_template"].astype(str)},
+                                   "not numbers"),
+                                  ("2-D shapedirs", lambda d: {**d, "shapedirs": d["shapedirs"][..., 0]}, "shapedirs"),
+                                  ("bad metadata JSON", lambda d: {**d, "metadata_json": np.array("{not json")},
+                                   "metadata_json"),
+                                  ("downsampling index out of range",
+                                   lambda d: {**d, "downsampling_cols": d["downsampling_cols"] + 10**6}, "down-sampling"),
+                                  ("downsampling of 21 TiB", lambda d: {**d, "downsampling_shape": np.array([3 * 10**12])},
+                                   "downsampling_shape"),
+                                  ("keypoint id out of range",
+                                   lambda d: {**d, "vertex_keypoint_ids": d["vertex_keypoint_ids"] + 10**6},
+                                   "vertex_keypoint_ids")):
         out.append(Case(f"body --body-model {name}", lambda a, f, change=change: [
             *body_base(a, f), "--body-model", str(_changed_body_model(f, change))], message))
     out.append(Case("body --body-model smpl with a corrupt pickle", lambda a, f: [
@@ -577,6 +596,12 @@ def _changed_body_model(folder: Path, change) -> Path:
     path = folder / "changed_body.npz"
     np.savez(path, **change(data))
     return path
+
+
+def _kintree(data: dict, joint: int, parent: int) -> np.ndarray:
+    table = data["kintree_table"].copy()
+    table[0, joint] = parent
+    return table
 
 
 def _corrupt_base_data(folder: Path) -> Path:

@@ -107,8 +107,22 @@ class BodyModelData:
                 raise MalformedFileError(
                     f"{self.source}: {key} has shape {tuple(got)}, expected {want}"
                 )
-        if self.faces.ndim != 2 or self.faces.shape[1] != 3 or self.faces.max() >= n:
-            raise MalformedFileError(f"{self.source}: faces must be (F, 3) indices below {n}")
+        if self.shapedirs.ndim != 3:
+            raise MalformedFileError(f"{self.source}: shapedirs has shape {self.shapedirs.shape}, expected ({n}, 3, K)")
+        parents = self.parents
+        if parents[0] != -1 or any(not 0 <= parents[i] < i for i in range(1, len(parents))):
+            raise MalformedFileError(f"{self.source}: the kinematic tree's parents {parents.tolist()} are not a tree "
+                                     "in order (the root's parent -1, every other joint's parent a joint before it)")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3 or not len(self.faces) or self.faces.min() < 0 \
+                or self.faces.max() >= n:
+            raise MalformedFileError(f"{self.source}: faces must be (F, 3) indices from 0 to {n - 1}")
+        for key, ids, limit in (("vertex_keypoint_ids", self.vertex_keypoint_ids, n),
+                                ("part_segmentation", self.part_segmentation, j)):
+            if ids is not None and (ids.ndim != 1 or (len(ids) and (ids.min() < 0 or ids.max() >= limit))):
+                raise MalformedFileError(f"{self.source}: {key} must be indices from 0 to {limit - 1}")
+        if self.part_segmentation is not None and len(self.part_segmentation) != n:
+            raise MalformedFileError(f"{self.source}: part_segmentation has {len(self.part_segmentation)} entries, "
+                                     f"expected one per vertex ({n})")
         arrays = {"v_template": self.v_template, "shapedirs": self.shapedirs, "J_regressor": self.j_regressor,
                   "weights": self.weights, "posedirs": self.posedirs,
                   **{f"regressor '{key}'": value for key, value in self.regressors.items()}}
@@ -117,6 +131,10 @@ class BodyModelData:
                 raise MalformedFileError(f"{self.source}: {key} holds NaN or infinite values; the file is damaged, "
                                          "use the original model file")
         return self
+
+
+#: the most entries a sparse array of a body-model file may declare (it is made dense: 8 bytes each)
+MAX_DENSE = 200_000_000
 
 
 def as_array(value: Any, where: str) -> np.ndarray:
@@ -133,6 +151,10 @@ def _rebuild_sparse(matrix: sp.spmatrix, where: str) -> sp.spmatrix:
     ``shape``) rebuilt through the current constructor."""
     state = vars(matrix)
     shape = state.get("_shape", state.get("shape"))
+    if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(d, (int, np.integer)) and d >= 0
+                                                                   for d in shape)) or shape[0] * shape[1] > MAX_DENSE:
+        raise MalformedFileError(f"{where}: the sparse matrix declares the shape {shape}; expected two sizes of at most "
+                                 f"{MAX_DENSE:.0e} entries in all (an SMPL regressor is 24 × 6890)")
     try:
         if "indptr" in state:
             return type(matrix)((state["data"], state["indices"], state["indptr"]), shape=shape)
@@ -173,6 +195,17 @@ def read_smpl_file(path: str | Path, name: str | None = None) -> BodyModelData:
             f"(found: {', '.join(sorted(raw))})"
         )
     arrays = {key: as_array(raw[key], f"{path}:{key}") for key in raw if not key.startswith("meta")}
+    used = (*SMPL_REQUIRED_KEYS, "posedirs", "J_regressor_extra", "J_regressor_h36m", "vertex_keypoint_ids",
+            "mean_pose_6d", "mean_shape", "mean_cam", "part_segmentation", "downsampling_rows", "downsampling_cols",
+            "downsampling_values", "downsampling_shape")
+    for key, value in arrays.items():             # SMPL's own text keys (bs_style: 'lbs') are not read
+        if key in used and value.dtype.kind not in "fiub":
+            raise MalformedFileError(f"{path}: {key} holds {value.dtype} values, not numbers; the file is damaged "
+                                     "or not a body model")
+    kintree = arrays["kintree_table"]
+    if kintree.ndim != 2 or kintree.shape != (2, NUM_SMPL_JOINTS):
+        raise MalformedFileError(f"{path}: kintree_table has shape {kintree.shape}, expected (2, {NUM_SMPL_JOINTS}): "
+                                 "the parent and the id of each joint")
     posedirs = arrays.get("posedirs")
     if posedirs is not None and not np.any(posedirs):
         posedirs = None
@@ -205,14 +238,31 @@ def _read_staf_extras(data: BodyModelData, arrays: dict[str, np.ndarray], raw: d
             arrays["mean_cam"].astype(np.float64),
         )
     if {"downsampling_rows", "downsampling_cols", "downsampling_values"} <= arrays.keys():
-        data.downsampling = sp.csr_matrix(
-            (arrays["downsampling_values"], (arrays["downsampling_rows"], arrays["downsampling_cols"])),
-            shape=(int(arrays["downsampling_shape"][0]), data.num_vertices),
-        )
+        data.downsampling = _downsampling(arrays, data.num_vertices, data.source)
     if "part_segmentation" in arrays:
         data.part_segmentation = arrays["part_segmentation"].astype(np.int64)
     if "metadata_json" in raw:
-        data.metadata = json.loads(str(np.asarray(raw["metadata_json"])))
+        try:
+            data.metadata = json.loads(str(np.asarray(raw["metadata_json"])))
+        except (ValueError, RecursionError) as exc:
+            raise MalformedFileError(f"{data.source}: metadata_json is not JSON ({exc})") from None
+        if not isinstance(data.metadata, dict):
+            raise MalformedFileError(f"{data.source}: metadata_json is not a JSON object")
+
+
+def _downsampling(arrays: dict[str, np.ndarray], num_vertices: int, source: str) -> sp.csr_matrix:
+    """The (M, N) down-sampling matrix of the open model's keys, checked before it is built: M at
+    most N (it down-samples), every index inside the matrix."""
+    rows, cols, values = (arrays[f"downsampling_{key}"].reshape(-1) for key in ("rows", "cols", "values"))
+    shape = arrays.get("downsampling_shape", np.zeros(0)).reshape(-1)
+    count = int(shape[0]) if len(shape) and shape[0] == int(shape[0]) else -1
+    if not 0 < count <= num_vertices:
+        raise MalformedFileError(f"{source}: downsampling_shape {shape.tolist()} declares {count} vertices; a "
+                                 f"down-sampled mesh has 1 to {num_vertices}")
+    if not len(rows) == len(cols) == len(values) or (len(rows) and (rows.min() < 0 or rows.max() >= count or
+                                                                  cols.min() < 0 or cols.max() >= num_vertices)):
+        raise MalformedFileError(f"{source}: the down-sampling indices do not fit a {count} × {num_vertices} matrix")
+    return sp.csr_matrix((values, (rows, cols)), shape=(count, num_vertices))
 
 
 def read_mean_params(path: str | Path) -> MeanParams:
