@@ -449,7 +449,14 @@ def cases() -> list[Case]:
     for name, change in (("no config", lambda p: {k: v for k, v in p.items() if k != "config"}),
                          ("no state_dict", lambda p: {k: v for k, v in p.items() if k != "state_dict"}),
                          ("config not a dict", lambda p: {**p, "config": [1, 2]}),
-                         ("unknown model", lambda p: {**p, "model": "nonsense"})):
+                         ("unknown model", lambda p: {**p, "model": "nonsense"}),
+                         ("negative layer width", lambda p: {**p, "config": {**p["config"], "safm_hidden": -16}}),
+                         ("NaN dropout", lambda p: {**p, "config": {**p["config"], "dropout": float("nan")}}),
+                         ("float seq_len", lambda p: {**p, "config": {**p["config"], "seq_len": 9.0}}),
+                         ("crop scale 1e300", lambda p: {**p, "crop": {"rule": "square", "scale": 1e300}}),
+                         ("state dict with integer keys", lambda p: {**p, "state_dict": {0: torch.zeros(1)}}),
+                         ("complex weights", lambda p: {**p, "state_dict": {k: v.to(torch.complex64) if v.is_floating_point()
+                                                                            else v for k, v in p["state_dict"].items()}})):
         for command in ("eval", "demo"):
             base = eval_base if command == "eval" else demo_base
             out.append(Case(f"{command} --checkpoint {name}", lambda a, f, base=base, change=change: [

@@ -90,6 +90,15 @@ class STAFConfig:
         check_number("seq_len", self.seq_len, 1, 243, integer=True)
         if self.use_safm:
             check_power_of_three(self.seq_len)
+        check_number("decoder_channels", self.decoder_channels, 1, 4096, integer=True)
+        check_number("grid_size", self.grid_size, 1, 64, integer=True)
+        check_number("regressor_hidden", self.regressor_hidden, 1, 16384, integer=True)
+        check_number("dropout", self.dropout, 0, 0.99)
+        check_number("safm_hidden", self.safm_hidden, 1, 4096, integer=True)
+        if len(self.mlp_channels) < 2:
+            raise StafError(f"mlp_channels needs at least two widths, got {list(self.mlp_channels)}")
+        for index, width in enumerate(self.mlp_channels):
+            check_number(f"mlp_channels[{index}]", width, 1, 4096, integer=True)
         if self.mlp_channels[0] != self.decoder_channels:
             raise StafError("mlp_channels[0] must equal decoder_channels")
 
