@@ -461,19 +461,13 @@ def eval_output(out: Path, force: bool, inputs: tuple):
     from staf.evaluation.evaluate import EVAL_OUTPUT
     from staf.outputs import write_manifest
 
-    staging = _Staging(EVAL_OUTPUT.prepare(out, force, inputs), out)
-    try:
+    with EVAL_OUTPUT.staged(out, force, inputs) as folder:
+        staging = _Staging(folder, out)
         yield staging
-        write_manifest(staging.folder / EVAL_OUTPUT.manifest,
+        write_manifest(folder / EVAL_OUTPUT.manifest,
                        {"command": "staf eval", "staf_version": staf.__version__, "files": staging.files,
                         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-        EVAL_OUTPUT.publish(staging.folder, out, [*staging.files, EVAL_OUTPUT.manifest])
-    except BaseException as error:
-        EVAL_OUTPUT.discard(staging.folder, out)
-        shown = EVAL_OUTPUT.in_out(error)
-        if shown is error:
-            raise
-        raise shown from None
+        EVAL_OUTPUT.publish(folder, out, [*staging.files, EVAL_OUTPUT.manifest])
 
 
 def _run_eval_lsp(args: argparse.Namespace, out: Path | None) -> int:

@@ -17,6 +17,7 @@ The overwrite rule (README, docs/demo.md), the same for every command:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -131,6 +132,21 @@ class OutputRule:
             target.parent.mkdir(parents=True, exist_ok=True)
             (staging / name).replace(target)
         shutil.rmtree(staging, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def staged(self, out: Path, force: bool, inputs: tuple[Path | str | None, ...] = ()):
+        """Check ``out`` (:meth:`prepare`) and yield the empty staging folder; when the block fails
+        or is stopped, the staging folder is removed (``out`` stays as it was) and a write error
+        names the file where it would have been published. Publishing is the block's own work."""
+        staging = self.prepare(out, force, inputs)
+        try:
+            yield staging
+        except BaseException as error:
+            self.discard(staging, out)
+            shown = self.in_out(error)
+            if shown is error:
+                raise
+            raise shown from None
 
     def in_out(self, error: BaseException) -> BaseException:
         """``error`` with the staging folder's name taken out of its message: a file that could not

@@ -37,7 +37,7 @@ from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
 from staf.inference.detectors import DETECTORS, Detector, make_detector
 from staf.inference.exporters import DEFAULT_FORMATS, ExportContext, export, parse_formats
-from staf.inference.output import DEMO_OUTPUT, MANIFEST, discard, prepare_output, publish, write_manifest
+from staf.inference.output import DEMO_OUTPUT, MANIFEST, publish, write_manifest
 from staf.inference.people import FramePeople
 from staf.inference.record import PersonTrack
 from staf.inference.refine import RefineConfig
@@ -174,15 +174,8 @@ def run_demo(video: str | Path, out: str | Path, model: MeshRecoveryModel, crop_
     if config.focal_length is not None:
         check_field_of_view(config.focal_length, *image_size)
     detector = detector or make_detector(boxes, config.detector_threads, config.detector, image_size)
-    staging = prepare_output(out, force, Path(video))
-    try:
+    with DEMO_OUTPUT.staged(out, force, (Path(video),)) as staging:
         return _run(source, out, staging, model, crop_rule, config, detector, list(stages), progress)
-    except BaseException as error:
-        discard(staging, out)
-        shown = DEMO_OUTPUT.in_out(error)
-        if shown is error:
-            raise
-        raise shown from None
 
 
 def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel, crop_rule: CropRule,
