@@ -2,19 +2,25 @@
 does: exit 128 + the signal's number, one line on stderr, no traceback, and nothing half-written:
 no staging folder or temporary file, every file that was there before byte-identical; what a
 command had finished (synth's complete sequences, train's last complete checkpoint) may stay and
-is usable."""
+is usable, and the next run carries on from it (synth fills in the missing sequences, train
+``--resume`` goes on from ``last.pt``). Each command is stopped at three points of its work (reading,
+refining, rendering; loading, evaluating, writing the report; in a sequence, between sequences, after
+the last; caching crops, after a checkpoint, in stage 2), found by its progress bars or files."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from staf.data.db import read_db
 from staf.data.synthetic import SynthConfig, synthesize
 
 SIGNALS = [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)]
@@ -43,18 +49,45 @@ def snapshot(folder: Path) -> dict:
     return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
-def stop_when(argv: list[str], started, name: str, settle: float = 0.5) -> subprocess.CompletedProcess:
-    """Run ``staf ARGV``, wait until ``started()`` is true, let it work ``settle`` s more, send ``name``."""
+class Point:
+    """A moment inside a command: when its stderr first shows ``text`` (a progress bar's label) or
+    ``path`` exists, plus ``settle`` s, so that the signal lands inside that step's work."""
+
+    def __init__(self, name: str, text: str | None = None, path: str | None = None, settle: float = 0.2) -> None:
+        self.name, self.text, self.path, self.settle = name, text, path, settle
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def reached(self, stderr: str, folder: Path) -> bool:
+        return (self.text is not None and self.text in stderr) or (self.path is not None and (folder / self.path).exists())
+
+
+def stop_at(argv: list[str], point: Point, folder: Path, name: str) -> subprocess.CompletedProcess:
+    """Run ``staf ARGV``, wait until it reaches ``point`` (paths relative to ``folder``), send signal ``name``."""
     process = subprocess.Popen([sys.executable, "-m", "staf", *argv], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                               stderr=subprocess.PIPE, preexec_fn=_default_sigint)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: process.stderr.read1(4096), b"")), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 180
-    while not started() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert process.poll() is None, f"staf {argv[0]} ended before it could be stopped: {process.stderr.read()[-500:]}"
-    time.sleep(settle)                                     # inside the work, not at its first line
+    while not point.reached(b"".join(chunks).decode(errors="replace"), folder) and process.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(point.settle)                               # inside the work, not at its first line
+    assert process.poll() is None, f"staf {argv[0]} ended before {point}: {b''.join(chunks).decode()[-500:]}"
     process.send_signal(getattr(signal, name))
-    _, stderr = process.communicate(timeout=180)
-    return subprocess.CompletedProcess(argv, process.returncode, "", stderr)
+    process.wait(timeout=180)
+    reader.join(timeout=10)
+    return subprocess.CompletedProcess(argv, process.returncode, "", b"".join(chunks).decode(errors="replace"))
+
+
+def cases(points: list[Point]) -> list:
+    """Every signal at the first point; one signal at each later point, in turn: each point and each
+    signal is tried, at a third of the cost of every pair."""
+    first = [pytest.param(points[0], name, status, id=f"{points[0]}-{name}") for name, status in SIGNALS]
+    later = [pytest.param(point, *SIGNALS[i % 3], id=f"{point}-{SIGNALS[i % 3][0]}") for i, point in enumerate(points[1:])]
+    return first + later
 
 
 def assert_stopped(result: subprocess.CompletedProcess, status: int, folder: Path) -> None:
@@ -72,46 +105,74 @@ def user_folder(folder: Path) -> dict:
     return snapshot(folder)
 
 
-@pytest.mark.parametrize("name, status", SIGNALS)
-def test_demo_stopped_by_a_signal_leaves_nothing(data, tmp_path, name, status):
+DEMO_POINTS = [Point("reading", text="read+detect:", settle=0.2), Point("refining", text="refine:", settle=0.3),
+               Point("rendering", text="render:", settle=0.1)]
+EVAL_POINTS = [Point("evaluating", text="eval synthetic:", settle=0.5),
+               Point("loading", path=".staf-eval.partial", settle=0.0),
+               Point("writing", path=".staf-eval.partial/metrics.json", settle=0.0)]
+SYNTH_POINTS = [Point("between sequences", path="seq_0001", settle=0.2),
+                Point("first sequence", text="synth:", settle=0.3),
+                Point("after the last sequence", path="seq_0007/done", settle=0.0)]
+TRAIN_POINTS = [Point("after a checkpoint", path="stage1/last.pt", settle=0.5),
+                Point("caching crops", text="caching crops of", settle=0.3),
+                Point("stage 2", text="stage 2 epoch 1/", settle=0.3)]
+
+
+@pytest.mark.parametrize("point, name, status", cases(DEMO_POINTS))
+def test_demo_stopped_by_a_signal_leaves_nothing(data, tmp_path, point, name, status):
     out = tmp_path / "out"
     before = user_folder(out)
-    result = stop_when(["demo", str(data / "clip" / "seq_0000" / "frames"), "--mean-pose", "--out", str(out), "--quiet",
-                        "--min-track-length", "3"], (out / ".staf-demo.partial").exists, name)
+    result = stop_at(["demo", str(data / "clip" / "seq_0000" / "frames"), "--mean-pose", "--out", str(out),
+                      "--min-track-length", "3"], point, out, name)
     assert_stopped(result, status, out)
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("name, status", SIGNALS)
-def test_eval_stopped_by_a_signal_leaves_out_as_it_was(data, tmp_path, name, status):
+@pytest.mark.parametrize("point, name, status", cases(EVAL_POINTS))
+def test_eval_stopped_by_a_signal_leaves_out_as_it_was(data, tmp_path, point, name, status):
     out = tmp_path / "eval"
     before = user_folder(out)
-    result = stop_when(["eval", "--data", str(data / "synth" / "train" / "synth_train_db.pt"), "--image-root",
-                        str(data / "synth" / "train"), "--out", str(out)], (out / ".staf-eval.partial").exists, name)
+    result = stop_at(["eval", "--data", str(data / "synth" / "train" / "synth_train_db.pt"), "--image-root",
+                      str(data / "synth" / "train"), "--out", str(out)], point, out, name)
     assert_stopped(result, status, out)
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("name, status", SIGNALS)
-def test_synth_stopped_by_a_signal_keeps_only_finished_sequences(tmp_path, name, status):
+@pytest.mark.parametrize("point, name, status", cases(SYNTH_POINTS))
+def test_synth_stopped_by_a_signal_keeps_only_finished_sequences(tmp_path, point, name, status):
     out = tmp_path / "synth"
-    argv = ["synth", "--out", str(out), "--sequences", "40", "--frames", "24", "--size", "96", "--crop-size", "64",
-            "--seed", "9", "--quiet"]
-    result = stop_when(argv, (out / "seq_0001").exists, name, settle=0.2)
+    count = 8
+    argv = ["synth", "--out", str(out), "--sequences", str(count), "--frames", "24", "--size", "96", "--crop-size",
+            "64", "--seed", "9", "--preview"]
+    result = stop_at(argv, point, out, name)
     assert_stopped(result, status, out)
     sequences = sorted(path for path in out.glob("seq_*"))
-    assert 1 <= len(sequences) < 40
+    assert len(sequences) < count or not (out / "synth_train_db.pt").exists()
     for folder in sequences:                               # each one that stayed is complete
         assert (folder / "done").is_file() and (folder / "gt.npz").is_file(), folder
         assert len(list((folder / "frames").glob("*.jpg"))) == 24 == len(list((folder / "crops").glob("*.jpg")))
+    resumed = subprocess.run([sys.executable, "-m", "staf", *argv, "--quiet"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr                 # the same folder carries on, no --force
+    assert read_db(out / "synth_train_db.pt")["vid_name"].shape[0] == count * 24
 
 
-@pytest.mark.parametrize("name, status", SIGNALS)
-def test_train_stopped_by_a_signal_keeps_a_loadable_checkpoint_or_none(data, tmp_path, name, status):
+@pytest.mark.parametrize("point, name, status", cases(TRAIN_POINTS))
+def test_train_stopped_by_a_signal_keeps_a_loadable_checkpoint_or_none(data, tmp_path, point, name, status):
+    root = data
+    if point.name == "caching crops":                      # a data folder whose crops are not cached yet
+        root = tmp_path / "data"
+        shutil.copytree(data / "synth", root / "synth", ignore=shutil.ignore_patterns("cache"))
     run = tmp_path / "run"
-    argv = ["train", "--preset", "train-synth-cpu", "--out", str(run), "--data-root", str(data),
-            "--set", "stage1.iterations_per_epoch=2", "--set", "stage1.epochs=1000", "--set", "stage1.batch_size=2"]
-    result = stop_when(argv, (run / "stage1" / "last.pt").exists, name, settle=1.0)
+    argv = ["train", "--preset", "train-synth-cpu", "--out", str(run), "--data-root", str(root),
+            "--set", "stage1.iterations_per_epoch=2", "--set", "stage1.epochs=4", "--set", "stage1.batch_size=2",
+            "--set", "stage2.iterations_per_epoch=2", "--set", "stage2.epochs=1000", "--set", "stage2.batch_size=2"]
+    result = stop_at(argv, point, run, name)
     assert_stopped(result, status, run)
+    assert list(root.rglob("*.partial*")) == []            # no half-written crop or feature cache
     for checkpoint in run.rglob("*.pt"):                  # every checkpoint left is whole
         torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if point.name == "after a checkpoint":                 # and --resume carries on from it
+        resumed = stop_at([*argv, "--resume"], Point("stage 2", text="stage 2 epoch 1/", settle=0.0), run, "SIGTERM")
+        assert_stopped(resumed, 143, run)
+        assert "stage 1 epoch 1/4" not in resumed.stderr, resumed.stderr      # stage 1 went on, not from the start
