@@ -1,5 +1,6 @@
 """Property-based tests (hypothesis) of the parsers a user's files go through: box files (JSON and
-CSV), settings YAML, LSP label arrays and settings mappings. For any input: a result or a
+CSV), settings YAML, LSP label arrays, settings mappings and video metadata (display rotation,
+declared frame rate, real mp4 files written with any of them). For any input: a result or a
 :class:`~staf.errors.StafError` (one line, exit 2 on the command line), never another exception;
 and what staf's own formats hold reads back as written."""
 
@@ -7,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from staf.config import from_dict, load_yaml
@@ -20,6 +22,8 @@ from staf.data.lsp import read_lsp
 from staf.data.synthetic import SynthConfig
 from staf.errors import StafError
 from staf.inference.people import read_boxes_file
+from staf.inference.video import (FALLBACK_FRAME_RATE, FRAME_RATE_RANGE, VideoSource, plausible_frame_rate,
+                                 rotate_upright, upright_rotation)
 from staf.training import TrainConfig
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -145,3 +149,112 @@ def test_any_lsp_label_array_is_read_or_refused(tmp_path, shape, dtype):
     except StafError:
         return
     assert labels.joints.shape == (len(labels), 14, 2) and len(labels) == 0      # no images: nothing to label
+
+
+# --------------------------------------------------------------------------- video metadata
+
+QUARTERS = (0, 90, 180, 270)
+
+
+def nearest_quarter(degrees: float) -> tuple[int, Fraction]:
+    """Exact reference: the quarter turn nearest ``degrees`` and its angular distance, in fractions."""
+    angle = Fraction(degrees) % 360
+    distance = {quarter: min((angle - quarter) % 360, (quarter - angle) % 360) for quarter in QUARTERS}
+    best = min(distance.values())
+    return min(q for q in QUARTERS if distance[q] == best), best
+
+
+rotation_values = (st.floats(-1e6, 1e6) | st.floats() | st.integers(-10**400, 10**400) | st.none()
+                   | st.text(alphabet=st.sampled_from("0123456789.-e+nai f"), max_size=8))
+
+
+@given(raw=rotation_values)
+@settings(max_examples=300, deadline=None)
+def test_any_display_rotation_gives_a_quarter_turn_near_it(raw):
+    """Whatever a container's display matrix gives (a float, an integer, NaN, a text, none), the
+    rotation used is a quarter turn, the nearest one when the value is an angle (ties either way),
+    with a warning exactly when the value is not within 1° of a quarter turn."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("staf.inference.video")
+    logger.addHandler(handler)
+    try:
+        rotation = upright_rotation(raw, "clip.mp4")
+    finally:
+        logger.removeHandler(handler)
+    assert rotation in QUARTERS
+    try:
+        degrees = float(raw or 0.0)
+    except (TypeError, ValueError, OverflowError):
+        degrees = math.nan
+    if not math.isfinite(degrees):
+        assert rotation == 0 and len(records) == 1
+        return
+    _, best = nearest_quarter(degrees)
+    rotation_distance = min((Fraction(degrees) - rotation) % 360, (rotation - Fraction(degrees)) % 360)
+    assert rotation_distance <= 45, (degrees, rotation)
+    assert len(records) == (best > 1), (degrees, best, records)
+
+
+@given(fps=st.floats(allow_nan=True, allow_infinity=True))
+@settings(max_examples=200, deadline=None)
+def test_any_declared_frame_rate_is_used_or_replaced_by_the_fallback(fps):
+    low, high = FRAME_RATE_RANGE
+    used = plausible_frame_rate(fps, "clip.mp4")
+    assert low <= used <= high
+    assert used == (fps if low <= fps <= high else FALLBACK_FRAME_RATE)
+
+
+@given(rotation=st.sampled_from(QUARTERS), height=st.integers(1, 9), width=st.integers(1, 9))
+@settings(max_examples=60, deadline=None)
+def test_rotate_upright_is_undone_by_the_opposite_turn(rotation, height, width):
+    image = np.arange(height * width * 3, dtype=np.uint8).reshape(height, width, 3)
+    turned = rotate_upright(image, rotation)
+    assert turned.shape == ((width, height, 3) if rotation in (90, 270) else image.shape)
+    np.testing.assert_array_equal(rotate_upright(turned, (360 - rotation) % 360), image)
+
+
+def corner_pattern(height: int, width: int, shade: int) -> np.ndarray:
+    """A frame whose eight turns and mirrors all differ: a ramp left to right, a bright top-left block."""
+    image = np.tile(np.linspace(30, 140, width, dtype=np.uint8)[None, :, None], (height, 1, 3))
+    image[: height // 3, : width // 4] = 255
+    return (image.astype(int) + shade).clip(0, 255).astype(np.uint8)
+
+
+@given(rate=st.sampled_from([Fraction(1), Fraction(12), Fraction(24000, 1001), Fraction(25), Fraction(30000, 1001),
+                             Fraction(60), Fraction(240)]),
+       degrees=st.floats(-360, 360, allow_nan=False), hflip=st.booleans(), vflip=st.booleans(),
+       frames=st.integers(1, 4), width=st.sampled_from([16, 36, 64]), height=st.sampled_from([16, 24, 48]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_written_video_metadata_reads_back(tmp_path, rate, degrees, hflip, vflip, frames, width, height):
+    """A real mp4 with any frame rate, display rotation, mirroring, size and length: staf reads the
+    declared rate and every frame as a player shows it: turned by the nearest quarter turn, then
+    mirrored as the matrix says (PyAV's ``set_display_rotation``: the flips come after the turn)."""
+    import av
+
+    quarter, distance = nearest_quarter(degrees)
+    assume(distance < 44)                                          # not a tie between two quarter turns
+    path = tmp_path / "clip.mp4"
+    stored = [corner_pattern(height, width, 10 * index) for index in range(frames)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
+        for image in stored:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    source = VideoSource(path)
+    assert source.info.fps == pytest.approx(float(rate), rel=1e-3)
+    shown = [np.rot90(image, k=quarter // 90) for image in stored]
+    shown = [image[:, ::-1] if hflip else image for image in shown]
+    shown = [image[::-1] if vflip else image for image in shown]
+    assert (source.info.height, source.info.width, 3) == shown[0].shape
+    images = [frame.image for frame in source]
+    assert len(images) == frames
+    for image, expected in zip(images, shown):
+        assert np.abs(image.astype(int) - expected).mean() < 6, (quarter, hflip, vflip)

@@ -213,3 +213,25 @@ def test_truncated_video_is_read_with_a_warning_and_the_counts(tmp_path, caplog)
     with caplog.at_level("WARNING", logger="staf"):
         detect_people(VideoSource(tmp_path / "clip.mp4"), Nobody(), progress=False)
     assert not caplog.records
+
+
+@pytest.mark.parametrize("hflip, vflip", [(True, False), (False, True), (True, True)])
+def test_mirrored_display_matrix_is_mirrored_not_turned(tmp_path, hflip, vflip):
+    """A display matrix that mirrors (a front camera's, an EXIF orientation 2/4/5/7): PyAV's
+    ``frame.rotation`` reads a left-right flip as a half turn, which drew the video upside down."""
+    frames = moving_square(2)
+    container = av.open(str(tmp_path / "mirror.mp4"), "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    stream.set_display_rotation(0, hflip=hflip, vflip=vflip)
+    for image in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    source = VideoSource(tmp_path / "mirror.mp4")
+    expected = frames[0][::-1 if vflip else 1, ::-1 if hflip else 1]
+    orientation = {(True, False): (0, True), (False, True): (180, True), (True, True): (180, False)}[hflip, vflip]
+    assert (source.info.rotation, source.info.mirrored) == orientation      # a flip up-down: a half turn, mirrored
+    assert np.abs(next(iter(source)).image.astype(int) - expected).mean() < 2.0

@@ -216,7 +216,7 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
                                     progress))
         seconds["render"] = time.perf_counter() - clock
     video = {"path": str(source.path), "width": info.width, "height": info.height, "fps": info.fps,
-             "rotation": info.rotation, "reader": info.reader, "focal_length": focal,
+             "rotation": info.rotation, "mirrored": info.mirrored, "reader": info.reader, "focal_length": focal,
              "declared_frames": source.expected_frames(), "frames_read": len(frame_ids)}
     summary = DemoSummary({record.track_id: len(record) for record in records}, len(frame_ids),
                           files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people))

@@ -39,6 +39,7 @@ class VideoInfo:
         fps: frames per second.
         num_frames: frames in the file (an estimate from the container for some files).
         rotation: counter-clockwise degrees applied to each decoded frame (0, 90, 180, 270).
+        mirrored: whether the display matrix also mirrors the frame (left-right, after the rotation).
         reader: ``pyav``, ``opencv`` or ``images``.
     """
 
@@ -50,6 +51,7 @@ class VideoInfo:
     rotation: int = 0
     reader: str = "pyav"
     codec: str = ""
+    mirrored: bool = False
 
 
 @dataclasses.dataclass
@@ -78,14 +80,15 @@ def upright_rotation(raw, path) -> int:
     (an all-zero matrix)."""
     try:
         degrees = float(raw or 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         degrees = math.nan
     if not math.isfinite(degrees):
         logging.getLogger(__name__).warning(f"{path}: the video's display matrix gives no rotation; ignored (frames "
                                             "used as stored)")
         return 0
-    nearest = int(round(degrees / 90.0)) * 90
-    if abs(degrees - nearest) > 1.0:
+    turn = math.fmod(degrees, 360.0)                # exact: a huge angle keeps its place on the circle
+    nearest = int(round(turn / 90.0)) * 90
+    if abs(turn - nearest) > 1.0:
         logging.getLogger(__name__).warning(f"{path}: the video asks for a rotation of {degrees:g}°, not a multiple "
                                             f"of 90°; frames are turned by the nearest, {nearest % 360}°")
     return nearest % 360
@@ -101,10 +104,32 @@ def plausible_frame_rate(fps: float, path) -> float:
     return FALLBACK_FRAME_RATE
 
 
-def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Rotate an (H, W, 3) frame counter-clockwise by ``rotation`` degrees (a multiple of 90)."""
+def display_orientation(frame, path) -> tuple[int, bool]:
+    """A decoded PyAV frame's display matrix → (counter-clockwise quarter turn, mirrored).
+
+    The matrix (FFmpeg's ``AV_FRAME_DATA_DISPLAYMATRIX``: nine int32, the 2 × 2 part ``a b / c d``
+    in 16.16 fixed point) maps stored to shown pixels. A negative determinant mirrors: FFmpeg's
+    horizontal flip negates ``a`` and ``c`` after the rotation, so they are negated back before the
+    angle ``-atan2(b, a)`` is read (the value PyAV's ``frame.rotation`` gives for an unmirrored
+    matrix; for a mirrored one PyAV reads a left-right flip as a half turn). No matrix: (0, False)."""
+    matrix = next((bytes(data) for data in getattr(frame, "side_data", ()) if "DISPLAYMATRIX" in str(data.type)), None)
+    if matrix is None or len(matrix) != 36:
+        return upright_rotation(getattr(frame, "rotation", 0), path), False
+    a, b, _, c, d = (float(value) for value in np.frombuffer(matrix, "<i4")[:5])
+    mirrored = a * d - b * c < 0
+    if mirrored:
+        a, c = -a, -c
+    degrees = -math.degrees(math.atan2(b, a)) if (a or b) else math.nan
+    return upright_rotation(degrees, path), mirrored
+
+
+def rotate_upright(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
+    """Rotate an (H, W, 3) frame counter-clockwise by ``rotation`` degrees (a multiple of 90), then
+    mirror it left-right when ``mirrored``: the frame as a player shows it."""
     turns = int(round(rotation / 90.0)) % 4
-    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+    image = np.rot90(image, k=turns) if turns else image
+    image = image[:, ::-1] if mirrored else image
+    return np.ascontiguousarray(image) if turns or mirrored else image
 
 
 class VideoSource:
@@ -174,9 +199,10 @@ class VideoSource:
                 break
             if first is None:
                 raise MalformedFileError(f"{self.path}: the video stream holds no decodable frame")
-            rotation = upright_rotation(getattr(first, "rotation", 0), self.path)
+            rotation, mirrored = display_orientation(first, self.path)
             width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
-            return VideoInfo(self.path, width, height, fps, frames, rotation, "pyav", stream.codec_context.name)
+            return VideoInfo(self.path, width, height, fps, frames, rotation, "pyav", stream.codec_context.name,
+                             mirrored)
 
     def _opencv_info(self) -> VideoInfo:
         import cv2
@@ -235,7 +261,8 @@ class VideoSource:
                         return
                     if time < self.start - 1.0:
                         continue
-                    image = rotate_upright(decoded.to_ndarray(format="rgb24"), self.info.rotation)
+                    image = rotate_upright(decoded.to_ndarray(format="rgb24"), self.info.rotation,
+                                           self.info.mirrored)
                     yield Frame(index, float(time), image)
             except av.error.FFmpegError as exc:
                 raise MalformedFileError(f"{self.path}: decoding failed after some frames ({exc}); the file may be "
