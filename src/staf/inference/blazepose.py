@@ -39,6 +39,7 @@ import numpy as np
 
 from staf.errors import MissingAssetError, StafError
 from staf.geometry.boxes import iou_matrix
+from staf.geometry.keypoints import keypoint_similarity
 from staf.logs import native_output_to_log
 
 DETECTOR_FILE = "pose_detection.tflite"
@@ -80,6 +81,21 @@ class DetectorConfig:
         masks: also keep each person's segmentation mask (the landmark model's 256×256 output,
             in the coordinates of the person's ROI).
         landmark_model: ``full`` or ``heavy`` (:data:`LANDMARK_FILES`).
+        follow_step: how far a followed region moves towards the one its landmarks give, per frame
+            (1: all the way, MediaPipe's rule; less damps the follow loop, which has no fixed point
+            on some poses: on identical frames the region, and the box with it, kept changing).
+        follow_tolerance: a followed region stays where it is while its landmarks' region is within
+            this of it (centre and side as a fraction of the side, rotation in radians).
+        same_region_ratio: a fresh detection is left out as the person a followed region already
+            covers only when it overlaps it by more than ``duplicate_iou`` *and* their sides differ
+            by at most this factor and their centres by at most ``same_region_ratio − 1`` of the
+            side; otherwise its landmarks are found too, and the poses' similarity decides (0: box
+            overlap alone, the earlier rule, which dropped the second of two people close together).
+        duplicate_oks: two poses are one person when their keypoint similarity (COCO's OKS,
+            :mod:`staf.geometry.keypoints`) exceeds this, or when their boxes overlap by more than
+            ``same_box_iou``; box IoU > ``duplicate_iou`` decides where a pose has no keypoints
+            seen. 0: box IoU > ``duplicate_iou`` alone (the earlier rule, which merged two people
+            close together).
     """
 
     min_score: float = 0.5
@@ -94,6 +110,11 @@ class DetectorConfig:
     refine: bool = True
     masks: bool = False
     landmark_model: str = "full"
+    follow_step: float = 0.5
+    follow_tolerance: float = 0.05
+    same_region_ratio: float = 1.25
+    duplicate_oks: float = 0.5
+    same_box_iou: float = 0.85
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
@@ -106,6 +127,16 @@ class DetectorConfig:
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {value}")
+        if not (0.0 < self.follow_step <= 1.0):
+            raise InvalidInputError(f"detector follow_step must be in (0, 1], got {self.follow_step}")
+        if not (0.0 <= self.follow_tolerance <= 0.5):
+            raise InvalidInputError(f"detector follow_tolerance must be in [0, 0.5], got {self.follow_tolerance}")
+        if not (self.same_region_ratio == 0.0 or 1.0 < self.same_region_ratio <= 10.0):
+            raise InvalidInputError(f"detector same_region_ratio must be 0 (off) or in (1, 10], got "
+                                    f"{self.same_region_ratio}")
+        for name in ("duplicate_oks", "same_box_iou"):
+            if not (0.0 <= getattr(self, name) <= 1.0):
+                raise InvalidInputError(f"detector {name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_people < 1 or self.threads < 1:
             raise InvalidInputError(f"detector max_people and threads must be ≥ 1, got {self.max_people}, {self.threads}")
 
@@ -237,6 +268,31 @@ def alignment_roi(centre: np.ndarray, scale_point: np.ndarray) -> Roi:
     return Roi(float(centre[0]), float(centre[1]), side, rotation)
 
 
+def damped_roi(current: Roi, target: Roi, step: float, tolerance: float = 0.0) -> Roi:
+    """The region ``step`` of the way from ``current`` to ``target``: centre linearly, side
+    geometrically, rotation along the shorter arc (``step`` 1: ``target`` itself); ``current``
+    unchanged while ``target`` is within ``tolerance`` of it (centre offset and side change as a
+    fraction of the side, rotation in radians), so that identical frames give identical regions."""
+    offset = math.hypot(target.cx - current.cx, target.cy - current.cy) / current.size
+    change = abs(math.log(target.size / current.size))
+    turn = abs(math.remainder(target.rotation - current.rotation, 2 * math.pi))
+    if max(offset, change, turn) < tolerance:
+        return current
+    if step >= 1.0:
+        return target
+    turn = math.remainder(target.rotation - current.rotation, 2 * math.pi)
+    return Roi(current.cx + step * (target.cx - current.cx), current.cy + step * (target.cy - current.cy),
+               current.size * (target.size / current.size) ** step, current.rotation + step * turn)
+
+
+def rois_disagree(followed: Roi, detected: Roi, ratio: float) -> bool:
+    """Whether two regions of one person differ in side by more than ``ratio`` times, or in centre
+    by more than ``ratio − 1`` of the detected side."""
+    sides = followed.size / detected.size
+    offset = math.hypot(followed.cx - detected.cx, followed.cy - detected.cy) / detected.size
+    return not (1.0 / ratio <= sides <= ratio) or offset > ratio - 1.0
+
+
 def body_box(landmarks: np.ndarray, scale: float, lift: float) -> np.ndarray:
     """(33, 2) landmarks → (4,) x1, y1, x2, y2: their extent × ``scale`` about its centre, moved
     up by ``lift`` × its height."""
@@ -330,15 +386,26 @@ class BlazePoseDetector:
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         """(H, W, 3) uint8 RGB → people, highest presence first."""
-        rois = list(self.followed) if self.config.follow else []
-        followed_bounds = np.array([roi.bounds() for roi in rois]).reshape(-1, 4)
-        for roi in self.detect(image):
-            if (iou_matrix(roi.bounds(), followed_bounds) <= self.config.duplicate_iou).all():
-                rois.append(roi)
+        rois = self._regions(self.followed if self.config.follow else [], self.detect(image))
         people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
         people = self._deduplicate(people)[: self.config.max_people]
-        self.followed = [person.next_roi for person in people]
+        self.followed = [damped_roi(person.roi, person.next_roi, self.config.follow_step, self.config.follow_tolerance)
+                         for person in people]
         return people
+
+    def _regions(self, followed: list[Roi], detected: list[Roi]) -> list[Roi]:
+        """The regions to run the landmark model in: each followed one, then each fresh detection
+        that is not the same region as a followed one (``duplicate_iou``, ``same_region_ratio``)."""
+        followed_bounds = np.array([roi.bounds() for roi in followed]).reshape(-1, 4)
+        rois = list(followed)
+        for roi in detected:
+            overlaps = iou_matrix(roi.bounds(), followed_bounds).reshape(-1)
+            same = [index for index in np.flatnonzero(overlaps > self.config.duplicate_iou)
+                    if not self.config.same_region_ratio
+                    or not rois_disagree(followed[index], roi, self.config.same_region_ratio)]
+            if not same:
+                rois.append(roi)
+        return rois
 
     # ------------------------------------------------------------------ stages
 
@@ -390,10 +457,20 @@ class BlazePoseDetector:
         return [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
 
     def _deduplicate(self, people: list[Person]) -> list[Person]:
+        """The people, highest presence first, without the poses that repeat a kept one
+        (``duplicate_oks``, ``same_box_iou``, ``duplicate_iou``)."""
         people = sorted(people, key=lambda person: -person.score)
-        overlaps = iou_matrix(np.array([person.box for person in people]), np.array([person.box for person in people]))
-        kept: list[int] = []
-        for index in range(len(people)):
-            if all(overlaps[index, other] <= self.config.duplicate_iou for other in kept):
-                kept.append(index)
-        return [people[index] for index in kept]
+        kept: list[Person] = []
+        for person in people:
+            if not any(self._same_person(other, person) for other in kept):
+                kept.append(person)
+        return kept
+
+    def _same_person(self, kept: Person, other: Person) -> bool:
+        overlap = float(iou_matrix(kept.box, other.box).reshape(-1)[0])
+        if not self.config.duplicate_oks:
+            return overlap > self.config.duplicate_iou
+        similarity = keypoint_similarity(kept.keypoints, other.keypoints, kept.box)
+        if math.isnan(similarity):
+            return overlap > self.config.duplicate_iou
+        return similarity > self.config.duplicate_oks or overlap > self.config.same_box_iou

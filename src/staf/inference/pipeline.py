@@ -188,7 +188,7 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
 
     frame_ids, people = detect_people(source, detector, progress)
     seconds["read+detect"], clock = time.perf_counter() - clock, time.perf_counter()
-    tracks = track_boxes([p.boxes for p in people], config.tracker())
+    tracks = track_boxes([p.boxes for p in people], config.tracker(), [p.keypoints for p in people])
     if not tracks:
         found = sum(len(p.boxes) > 0 for p in people)
         raise StafError(f"{source.path}: no person followed for {config.min_track_length} frames or more "

@@ -3,7 +3,10 @@
 SORT-style (Bewley et al., ICIP 2016): each track carries a constant-velocity Kalman filter over
 its box ``(cx, cy, w, h)``; every frame the predicted boxes are matched to the detections by the
 Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on 1 − IoU, pairs below
-``min_iou`` left unmatched. An unmatched detection starts a tentative track, confirmed after
+``min_iou`` left unmatched. Where the detections carry keypoints, the cost is 1 − the mean of IoU
+and the keypoint similarity (COCO's OKS, :mod:`staf.geometry.keypoints`) between the track's last
+pose and the detection's, weighted by ``keypoint_weight``: two people close together have boxes
+alike but poses apart, so a track does not hand over from one to the other. An unmatched detection starts a tentative track, confirmed after
 ``min_hits`` matches in a row; a track not matched for ``max_age`` frames ends. Afterwards gaps of
 at most ``max_gap`` frames inside a track are filled by linear interpolation of the boxes, tracks
 shorter than ``min_length`` frames are dropped, and ``max_people`` keeps the longest tracks.
@@ -20,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 
 from staf.errors import InvalidInputError
 from staf.geometry.boxes import centre_size_to_corners, corners_to_centre_size, iou_matrix
+from staf.geometry.keypoints import keypoint_similarity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +36,13 @@ class TrackerConfig:
     max_gap: int = 15
     min_length: int = 9
     max_people: int | None = None
+    keypoint_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_iou < 1.0:
             raise InvalidInputError(f"min_iou must be in [0, 1), got {self.min_iou}")
+        if not 0.0 <= self.keypoint_weight <= 1.0:
+            raise InvalidInputError(f"keypoint_weight must be in [0, 1], got {self.keypoint_weight}")
         for name in ("min_hits", "max_age", "min_length"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -99,10 +106,13 @@ class _Live:
     hits: int = 1
     since_seen: int = 0
     confirmed: bool = False
+    pose: np.ndarray | None = None
 
 
-def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerConfig()) -> list[Track]:
-    """Per-frame detections (a list over frames of (K_t, 4) boxes, K_t may be 0) → tracks.
+def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerConfig(),
+                keypoints: list[np.ndarray] | None = None) -> list[Track]:
+    """Per-frame detections (a list over frames of (K_t, 4) boxes, K_t may be 0) → tracks;
+    ``keypoints``: the same frames' (K_t, 33, 3) BlazePose keypoints, where the detector has them.
 
     Only detected boxes are kept while tracking; gaps are filled afterwards (``max_gap``)."""
     live: list[_Live] = []
@@ -110,11 +120,16 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
     next_id = 0
     for frame, boxes in enumerate(detections):
         boxes = _check_boxes(boxes, frame)
+        poses = keypoints[frame] if keypoints is not None else np.full((len(boxes), 33, 3), np.nan)
+        poses = np.array([_centred(pose, box) for pose, box in zip(poses, boxes)]).reshape(-1, 33, 3)
         predicted = np.array([track.filter.predict() for track in live]).reshape(-1, 4)
-        matches, unmatched_tracks, unmatched_boxes = _associate(predicted, boxes, config.min_iou)
+        similarity = _pose_similarity([track.pose for track in live], poses, predicted)
+        matches, unmatched_tracks, unmatched_boxes = _associate(predicted, boxes, config.min_iou, similarity,
+                                                                config.keypoint_weight)
         for track_index, box_index in matches:
             track = live[track_index]
             track.filter.update(boxes[box_index])
+            track.pose = poses[box_index]
             track.frames.append(frame)
             track.boxes.append(boxes[box_index])
             track.detections.append(box_index)
@@ -126,7 +141,7 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
                 live[track_index].hits = 0          # a tentative track must be matched every frame
         for box_index in unmatched_boxes:
             live.append(_Live(next_id, BoxKalman(boxes[box_index]), [frame], [boxes[box_index]], [box_index],
-                              confirmed=config.min_hits <= 1))
+                              confirmed=config.min_hits <= 1, pose=poses[box_index]))
             next_id += 1
         ended = [t for t in live if t.since_seen > config.max_age or (not t.confirmed and t.hits == 0)]
         finished += [t for t in ended if t.confirmed]
@@ -140,12 +155,38 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
     return tracks
 
 
-def _associate(predicted: np.ndarray, boxes: np.ndarray, min_iou: float):
-    """Hungarian matching on 1 − IoU; pairs with IoU below ``min_iou`` stay unmatched."""
+def _centred(pose: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """A (33, 3) pose with x, y relative to its box's centre: the shape, not the place."""
+    pose = np.array(pose, np.float64)
+    pose[:, :2] -= (box[:2] + box[2:]) / 2
+    return pose
+
+
+def _pose_similarity(track_poses: list[np.ndarray | None], poses: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(T, K) OKS between each track's last pose and each detection's, both centred on their boxes
+    (where a box is, IoU says; its jitter would otherwise swamp the keypoints), on the scale of the
+    track's predicted box; NaN where either has no keypoints."""
+    similarity = np.full((len(track_poses), len(poses)), np.nan)
+    for row, pose in enumerate(track_poses):
+        if pose is None or not np.isfinite(pose).any():
+            continue
+        for column, other in enumerate(poses):
+            similarity[row, column] = keypoint_similarity(pose, other, predicted[row])
+    return similarity
+
+
+def _associate(predicted: np.ndarray, boxes: np.ndarray, min_iou: float, similarity: np.ndarray | None = None,
+               keypoint_weight: float = 0.0):
+    """Hungarian matching on 1 − IoU, or 1 − ((1 − w)·IoU + w·OKS) where the poses' similarity is
+    known (``keypoint_weight`` w); pairs with IoU below ``min_iou`` stay unmatched."""
     if len(predicted) == 0 or len(boxes) == 0:
         return [], list(range(len(predicted))), list(range(len(boxes)))
     overlap = iou_matrix(predicted, boxes)
-    rows, cols = linear_sum_assignment(1.0 - overlap)
+    score = overlap
+    if similarity is not None and keypoint_weight:
+        score = np.where(np.isnan(similarity), overlap, (1 - keypoint_weight) * overlap
+                         + keypoint_weight * np.nan_to_num(similarity))
+    rows, cols = linear_sum_assignment(1.0 - score)
     matches = [(r, c) for r, c in zip(rows, cols) if overlap[r, c] >= min_iou and overlap[r, c] > 0]
     matched_rows, matched_cols = {r for r, _ in matches}, {c for _, c in matches}
     return (matches, [r for r in range(len(predicted)) if r not in matched_rows],

@@ -1,0 +1,212 @@
+"""Issue 33: people close together kept apart (keypoint similarity, not box overlap alone) and a
+followed region that settles on identical frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from staf.geometry.keypoints import BLAZEPOSE_TO_COCO, COCO_SIGMAS, keypoint_similarity
+from staf.inference.blazepose import BlazePoseDetector, DetectorConfig, Person, Roi, body_box, damped_roi
+
+RNG = np.random.default_rng(33)
+
+
+def coco_oks(first: np.ndarray, second: np.ndarray, area: float) -> float:
+    """COCO's ``computeOks`` written out keypoint by keypoint, in float64 (the reference)."""
+    total, count = 0.0, 0
+    for coco_index, landmark in enumerate(BLAZEPOSE_TO_COCO):
+        if first[landmark, 2] < 0.5 or second[landmark, 2] < 0.5:
+            continue
+        dx, dy = first[landmark, 0] - second[landmark, 0], first[landmark, 1] - second[landmark, 1]
+        variance = (2 * COCO_SIGMAS[coco_index]) ** 2
+        total += math.exp(-(dx * dx + dy * dy) / variance / area / 2)
+        count += 1
+    return total / count if count else math.nan
+
+
+def standing_pose(x: float, height: float = 300.0, seen: float = 0.9) -> np.ndarray:
+    """(33, 3) a rough upright pose at horizontal position ``x``: points spread over the body."""
+    points = np.zeros((33, 3))
+    points[:, 0] = x + RNG.uniform(-0.15, 0.15, 33) * height
+    points[:, 1] = 100 + np.linspace(0, 1, 33) * height
+    points[:, 2] = seen
+    return points
+
+
+def person(keypoints: np.ndarray, score: float) -> Person:
+    return Person(box=body_box(keypoints[:, :2], 1.1, 0.0), keypoints=keypoints, score=score)
+
+
+def test_oks_matches_coco_re_computation():
+    for _ in range(20):
+        first = standing_pose(200.0)
+        second = first + np.concatenate([RNG.normal(0, 15, (33, 2)), np.zeros((33, 1))], axis=1)
+        second[RNG.random(33) < 0.2, 2] = 0.1                       # some not seen
+        box = body_box(first[:, :2], 1.1, 0.0)
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        assert keypoint_similarity(first, second, box) == pytest.approx(coco_oks(first, second, area), rel=1e-12)
+    assert keypoint_similarity(first, first, box) == pytest.approx(1.0)
+    nothing = np.full((33, 3), np.nan)
+    assert math.isnan(keypoint_similarity(first, nothing, box))          # a box file's person: no keypoints
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return BlazePoseDetector(DetectorConfig(duplicate_oks=0.5))
+
+
+def test_two_people_close_together_are_kept(detector):
+    """Two poses whose boxes overlap by IoU ≈ 0.6 but whose keypoints differ: two people (the box
+    rule alone, ``duplicate_oks=0``, merged them into one)."""
+    from staf.geometry.boxes import box_iou
+
+    first, second = person(standing_pose(200.0), 0.9), person(standing_pose(225.0), 0.8)
+    assert 0.5 < box_iou(first.box, second.box) < 0.85
+    assert len(detector._deduplicate([first, second])) == 2
+    assert len(BlazePoseDetector(DetectorConfig(duplicate_oks=0.0))._deduplicate([first, second])) == 1
+
+
+def test_a_real_duplicate_is_still_merged(detector):
+    """The same person found from two regions (keypoints a few pixels apart): one person, the
+    higher presence kept."""
+    pose = standing_pose(200.0)
+    again = pose + np.concatenate([RNG.normal(0, 3, (33, 2)), np.zeros((33, 1))], axis=1)
+    kept = detector._deduplicate([person(again, 0.7), person(pose, 0.95)])
+    assert len(kept) == 1 and kept[0].score == 0.95
+
+
+def test_damped_region_holds_still_within_tolerance_and_steps_otherwise():
+    current = Roi(100.0, 100.0, 200.0, 0.1)
+    near = Roi(104.0, 98.0, 206.0, 0.12)                       # 2.2 % offset, 3 % size, 0.02 rad
+    assert damped_roi(current, near, 0.5, tolerance=0.05) is current
+    far = Roi(140.0, 100.0, 800.0, 0.1 + 2 * math.pi - 0.2)    # the rotation the short way round: −0.2
+    stepped = damped_roi(current, far, 0.5, tolerance=0.05)
+    assert (stepped.cx, stepped.cy) == (120.0, 100.0)
+    assert stepped.size == pytest.approx(400.0)               # geometric: half way in log size
+    assert stepped.rotation == pytest.approx(0.0)
+    assert damped_roi(current, far, 1.0) is far
+
+
+class OvershootingLandmarks(BlazePoseDetector):
+    """A landmark pass whose next region overshoots: for a region of side s it asks for
+    ``200 − 1.5 (s − 200)``, so MediaPipe's rule (go all the way) swings further each frame on
+    identical frames (as the follow loop did on a real still of a person bent over); the box is
+    the region's middle, so it swings with it."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config, self.followed = config, []
+
+    def detect(self, image):
+        return [Roi(100.0, 100.0, 160.0)] if not self.followed else []
+
+    def landmarks(self, image, roi):
+        target = Roi(roi.cx, roi.cy, float(np.clip(200.0 - 1.5 * (roi.size - 200.0), 50.0, 800.0)))
+        keypoints = np.zeros((33, 3))
+        keypoints[:, 0] = np.linspace(roi.cx - roi.size / 4, roi.cx + roi.size / 4, 33)
+        keypoints[:, 1] = np.linspace(roi.cy - roi.size / 2, roi.cy + roi.size / 2, 33)
+        keypoints[:, 2] = 0.9
+        return Person(box=body_box(keypoints[:, :2], 1.0, 0.0), keypoints=keypoints, score=0.9, next_roi=target,
+                      roi=roi)
+
+
+def box_heights(config: DetectorConfig, frames: int = 9) -> np.ndarray:
+    detector = OvershootingLandmarks(config)
+    image = np.zeros((200, 200, 3), np.uint8)
+    boxes = [detector(image)[0].box for _ in range(frames)]
+    return np.array([box[3] - box[1] for box in boxes])
+
+
+def test_a_follow_loop_that_overshoots_settles():
+    """MediaPipe's rule (step 1, no tolerance) swings the box by more than 50 % between identical
+    frames; the damped, tolerant follow (the defaults) settles within a few frames and then holds
+    exactly."""
+    swinging = box_heights(DetectorConfig(follow_step=1.0, follow_tolerance=0.0))
+    assert np.abs(np.diff(swinging) / swinging[:-1]).max() > 0.5, swinging
+    defaults = DetectorConfig()
+    settled = box_heights(defaults)
+    assert np.all(np.diff(settled[-5:]) == 0.0), settled
+    assert settled[-1] == pytest.approx(200.0, rel=defaults.follow_tolerance)
+
+
+@pytest.fixture(scope="module")
+def rendered_stills(tmp_path_factory):
+    from staf.data.crops import read_image
+    from staf.data.synthetic import SynthConfig, synthesize
+
+    root = tmp_path_factory.mktemp("stills")
+    synthesize(SynthConfig(sequences=4, frames=3, size=320, seed=21, split="still"), root, progress=False)
+    return [read_image(root / f"seq_{index:04d}" / "frames" / "000001.jpg") for index in range(4)]
+
+
+def test_a_still_video_gives_one_steady_box(rendered_stills):
+    """Each of four rendered people, scaled up to 1280 px and repeated as nine identical frames:
+    found in every frame; the box settles from the detector's region within a few frames (height
+    changes ≤ 3 %) and then stays exactly where it is (issue 33's goal is a median change of 1 % on
+    real stills; docs/demo.md has those numbers)."""
+    import cv2
+
+    detector = BlazePoseDetector(DetectorConfig())
+    for image in rendered_stills:
+        image = cv2.resize(image, (1280, 1280), interpolation=cv2.INTER_CUBIC)
+        detector.reset()
+        heights = []
+        for _ in range(9):
+            people = detector(image)
+            assert len(people) == 1
+            heights.append(people[0].box[3] - people[0].box[1])
+        changes = np.abs(np.diff(heights)) / np.array(heights[:-1])
+        assert changes.max() <= 0.03 and np.all(changes[-5:] == 0.0), heights
+
+
+def pair_frames(frames: int, seed: int, crossing: bool):
+    """Two people side by side (or crossing, one walking left and one right through each other), boxes alike
+    and jittering by ±12 px, each with their own pose; per frame the detections in random order.
+    Returns per-frame boxes, keypoints and the true person of each detection."""
+    rng = np.random.default_rng(seed)
+    shapes = [rng.uniform(-0.15, 0.15, 33), rng.uniform(-0.15, 0.15, 33)]     # each person's own pose
+    boxes, keypoints, truth = [], [], []
+    for frame in range(frames):
+        frame_boxes, frame_poses = [], []
+        for who in (0, 1):
+            x = (150 + 6 * frame if who == 0 else 330 - 6 * frame) if crossing else 200 + 30 * who
+            x += rng.uniform(-12, 12)
+            pose = np.zeros((33, 3))
+            pose[:, 0] = x + shapes[who] * 300 + rng.normal(0, 2, 33)
+            pose[:, 1] = 100 + np.linspace(0, 1, 33) * 300 + rng.uniform(-8, 8)
+            pose[:, 2] = 0.9
+            frame_boxes.append(body_box(pose[:, :2], 1.1, 0.0))
+            frame_poses.append(pose)
+        order = rng.permutation(2)
+        boxes.append(np.array(frame_boxes)[order])
+        keypoints.append(np.array(frame_poses)[order])
+        truth.append(order)
+    return boxes, keypoints, truth
+
+
+def identity_switches(tracks, truth) -> int:
+    """Frames where a track follows another person than the one it followed most."""
+    switches = 0
+    for track in tracks:
+        people = [truth[frame][index] for frame, index in zip(track.frames, track.detections) if index >= 0]
+        switches += len(people) - max(people.count(0), people.count(1))
+    return switches
+
+
+@pytest.mark.parametrize("crossing", [False, True])
+def test_a_pair_keeps_its_identities(crossing):
+    """Two people close together (or crossing), boxes alike: with their keypoints, two tracks and no
+    identity switch over 40 frames in any of 5 runs; by boxes alone (no keypoints) they switched."""
+    from staf.inference.tracking import TrackerConfig, track_boxes
+
+    with_keypoints, boxes_alone = 0, 0
+    for seed in range(5):
+        boxes, keypoints, truth = pair_frames(40, seed, crossing)
+        tracks = track_boxes(boxes, TrackerConfig(min_length=3), keypoints)
+        assert len(tracks) == 2
+        with_keypoints += identity_switches(tracks, truth)
+        boxes_alone += identity_switches(track_boxes(boxes, TrackerConfig(min_length=3)), truth)
+    assert with_keypoints == 0
+    assert boxes_alone > 0
