@@ -109,6 +109,18 @@ def test_config_is_checked():
         DetectorConfig(landmark_model="huge")
 
 
+@pytest.mark.parametrize("field, value", [("follow_step", 0.0), ("follow_step", 1.5), ("follow_tolerance", -0.1),
+                                          ("follow_tolerance", 0.6), ("same_region_ratio", 0.5),
+                                          ("same_region_ratio", 11.0), ("duplicate_oks", 1.2), ("same_box_iou", -1.0),
+                                          ("overlap_min_seen", 2.0), ("tile_every", -1), ("min_tile", 8),
+                                          ("tile_scales", (0.05,)), ("tile_min_score", 1.5),
+                                          ("follow_step", float("nan")), ("tile_min_score", float("nan"))])
+def test_detector_settings_out_of_range_are_refused(field, value):
+    """Issue 33's settings: each out of its range (NaN too) is refused with its name."""
+    with pytest.raises(ValueError, match=field):
+        DetectorConfig(**{field: value})
+
+
 #: right then left shoulder, elbow, wrist, hip, knee, ankle: BlazePose and SPIN-49 (OpenPose) rows
 BLAZEPOSE_LIMBS = [12, 14, 16, 24, 26, 28, 11, 13, 15, 23, 25, 27]
 SPIN_LIMBS = [2, 3, 4, 9, 10, 11, 5, 6, 7, 12, 13, 14]

@@ -27,10 +27,12 @@ def coco_oks(first: np.ndarray, second: np.ndarray, area: float) -> float:
     return total / count if count else math.nan
 
 
-def standing_pose(x: float, height: float = 300.0, seen: float = 0.9) -> np.ndarray:
-    """(33, 3) a rough upright pose at horizontal position ``x``: points spread over the body."""
+def standing_pose(x: float, height: float = 300.0, seen: float = 0.9, seed: int | None = None) -> np.ndarray:
+    """(33, 3) a rough upright pose at horizontal position ``x``: points spread over the body, the
+    same for the same ``seed`` (default: one from ``x``, so that each test is the same run alone)."""
+    rng = np.random.default_rng(int(x * 10) if seed is None else seed)
     points = np.zeros((33, 3))
-    points[:, 0] = x + RNG.uniform(-0.15, 0.15, 33) * height
+    points[:, 0] = x + rng.uniform(-0.15, 0.15, 33) * height
     points[:, 1] = 100 + np.linspace(0, 1, 33) * height
     points[:, 2] = seen
     return points
@@ -41,8 +43,8 @@ def person(keypoints: np.ndarray, score: float) -> Person:
 
 
 def test_oks_matches_coco_re_computation():
-    for _ in range(20):
-        first = standing_pose(200.0)
+    for seed in range(20):
+        first = standing_pose(200.0, seed=seed)
         second = first + np.concatenate([RNG.normal(0, 15, (33, 2)), np.zeros((33, 1))], axis=1)
         second[RNG.random(33) < 0.2, 2] = 0.1                       # some not seen
         box = body_box(first[:, :2], 1.1, 0.0)
@@ -97,10 +99,11 @@ class OvershootingLandmarks(BlazePoseDetector):
     the region's middle, so it swings with it."""
 
     def __init__(self, config: DetectorConfig) -> None:
-        self.config, self.followed = config, []
+        self.config = config
+        self.reset()
 
-    def detect(self, image):
-        return [Roi(100.0, 100.0, 160.0)] if not self.followed else []
+    def _detect_in(self, image, frame):
+        return [(Roi(100.0, 100.0, 160.0), 0.9, np.array([20.0, 20.0, 180.0, 180.0]))] if not self.followed else []
 
     def landmarks(self, image, roi):
         target = Roi(roi.cx, roi.cy, float(np.clip(200.0 - 1.5 * (roi.size - 200.0), 50.0, 800.0)))
@@ -142,7 +145,7 @@ def rendered_stills(tmp_path_factory):
 
 
 def test_a_still_video_gives_one_steady_box(rendered_stills):
-    """Each of four rendered people, scaled up to 1280 px and repeated as nine identical frames:
+    """Each of four rendered people, scaled up to 1280 px and repeated as twelve identical frames:
     found in every frame; the box settles from the detector's region within a few frames (height
     changes ≤ 3 %) and then stays exactly where it is (issue 33's goal is a median change of 1 % on
     real stills; docs/demo.md has those numbers)."""
@@ -153,7 +156,7 @@ def test_a_still_video_gives_one_steady_box(rendered_stills):
         image = cv2.resize(image, (1280, 1280), interpolation=cv2.INTER_CUBIC)
         detector.reset()
         heights = []
-        for _ in range(9):
+        for _ in range(12):
             people = detector(image)
             assert len(people) == 1
             heights.append(people[0].box[3] - people[0].box[1])
@@ -210,3 +213,67 @@ def test_a_pair_keeps_its_identities(crossing):
         boxes_alone += identity_switches(track_boxes(boxes, TrackerConfig(min_length=3)), truth)
     assert with_keypoints == 0
     assert boxes_alone > 0
+
+
+def test_the_tiled_pass_finds_two_people_the_whole_frame_pass_misses(tmp_path):
+    """Two rendered people side by side on a 1920 × 1080 frame, each about a fifth of its height:
+    the one letter-boxed 224-px pass over the whole frame finds neither; with the tiles, both are
+    found where they stand (IoU ≥ 0.5 with the rendered mesh's box) and nobody else is."""
+    import cv2
+
+    from staf.data.crops import read_image
+    from staf.data.db import read_db
+    from staf.data.synthetic import SynthConfig, synthesize
+    from staf.geometry.boxes import box_iou
+
+    synthesize(SynthConfig(sequences=2, frames=3, size=320, seed=21, split="pair"), tmp_path, progress=False)
+    data = read_db(tmp_path / "synth_pair_db.pt")
+    canvas, truth = np.full((1080, 1920, 3), 110, np.uint8), []
+    for sequence, left in ((0, 560), (1, 1000)):
+        canvas[500:900, left:left + 400] = cv2.resize(read_image(tmp_path / f"seq_{sequence:04d}" / "frames" /
+                                                                  "000001.jpg"), (400, 400), interpolation=cv2.INTER_AREA)
+        cx, cy, w, h = data["bbox"][np.flatnonzero(data["vid_name"] == f"seq_{sequence:04d}")[1]] * 400 / 320
+        truth.append(np.array([left + cx - w / 2, 500 + cy - h / 2, left + cx + w / 2, 500 + cy + h / 2]))
+    assert BlazePoseDetector(DetectorConfig(tile_every=0))(canvas) == []
+    found = BlazePoseDetector(DetectorConfig())(canvas)
+    assert len(found) == 2
+    for box in truth:
+        assert max(box_iou(person.box, box) for person in found) >= 0.5
+
+
+def test_a_piece_of_a_person_is_dropped_and_a_child_in_front_is_kept():
+    """A half body read as a small person (its joints on the adult's, a few pixels off) is a piece
+    of the adult; a child standing in front of the adult (box inside the adult's, joints its own) is
+    not."""
+    from staf.geometry.keypoints import is_part_of
+
+    adult = standing_pose(200.0)
+    adult_box = body_box(adult[:, :2], 1.1, 0.0)
+    piece = adult.copy()
+    lower = [23, 24, 25, 26, 27, 28]                              # hips, knees, ankles …
+    piece[lower, :2] = adult[[13, 14, 15, 16, 11, 12], :2]        # … read on the elbows, wrists, shoulders
+    piece[:, :2] += RNG.normal(0, 2, (33, 2))
+    upper = np.flatnonzero(piece[:, 1] < 260)
+    piece_box = body_box(piece[upper, :2], 1.0, 0.0)
+    assert is_part_of(piece, piece_box, adult, adult_box)
+    for seed in range(50):                                        # fifty children, each with their own pose
+        child = standing_pose(215.0, height=120.0, seed=seed)
+        child[:, 1] += 170                                        # feet on the adult's, head at the adult's waist
+        child_box = body_box(child[:, :2], 1.1, 0.0)
+        assert adult_box[0] < child_box[0] and child_box[2] < adult_box[2] and child_box[3] <= adult_box[3] + 20
+        assert not is_part_of(child, child_box, adult, adult_box)
+    detector = BlazePoseDetector(DetectorConfig())
+    kept = detector._deduplicate([person(adult, 0.99), person(child, 0.95)])
+    assert len(kept) == 2
+
+
+def test_an_unsure_second_reading_of_a_person_is_merged(detector):
+    """A second pose over the same box (IoU > 0.5) that shares no joint with the person (OKS ≈ 0)
+    and has most of its joints unseen is the same person read badly, not a second person; the same
+    pose with its joints seen is kept (two people close together)."""
+    first = person(standing_pose(200.0), 0.99)
+    unsure = standing_pose(225.0)
+    unsure[::2, 2] = 0.2                                          # about half the joints unseen
+    assert len(BlazePoseDetector(DetectorConfig())._deduplicate([first, person(unsure, 0.97)])) == 1
+    unsure[:, 2] = 0.9
+    assert len(BlazePoseDetector(DetectorConfig())._deduplicate([first, person(unsure, 0.97)])) == 2

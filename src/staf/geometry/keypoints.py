@@ -23,6 +23,9 @@ COCO_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.
                         0.89, 0.89]) / 10.0
 #: the BlazePose landmark of each COCO keypoint (nose, left/right eye, ear, shoulder, elbow, wrist, hip, knee, ankle)
 BLAZEPOSE_TO_COCO = np.array([0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28])
+#: BlazePose's 33 landmarks with left and right exchanged (a pose read mirrored)
+BLAZEPOSE_MIRRORED = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21,
+                               24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
 
 
 def keypoint_similarity(first: np.ndarray, second: np.ndarray, first_box: np.ndarray,
@@ -38,3 +41,36 @@ def keypoint_similarity(first: np.ndarray, second: np.ndarray, first_box: np.nda
     distance_squared = ((a[seen, :2] - b[seen, :2]) ** 2).sum(1)
     spread = 2.0 * COCO_SIGMAS[seen]
     return float(np.exp(-distance_squared / (2.0 * area * spread ** 2)).mean())
+
+
+def pose_similarity(first: np.ndarray, second: np.ndarray, first_box: np.ndarray) -> float:
+    """The larger OKS of ``second`` as it is and with left and right exchanged: the landmark model
+    sometimes reads one person's pose mirrored from a second region, and that is still one person."""
+    return float(np.fmax(keypoint_similarity(first, second, first_box),
+                         keypoint_similarity(first, np.asarray(second)[BLAZEPOSE_MIRRORED], first_box)))
+
+
+def is_part_of(part: np.ndarray, part_box: np.ndarray, whole: np.ndarray, whole_box: np.ndarray,
+               inside: float = 0.8, near: float = 0.03, min_visibility: float = 0.5) -> bool:
+    """Whether a pose (33, 3) with box (4,) is a piece of another person: at least ``inside`` of its
+    box lies in the other's box, and at least half its seen COCO keypoints lie within ``near`` ×
+    the other's box height of one of the other's seen keypoints (any of them: a half body or an
+    arm read as a small person puts its joints on the other's). A child in front of an adult has
+    a box inside the adult's too, but its joints are its own, away from the adult's."""
+    x1, y1 = np.maximum(part_box[:2], whole_box[:2])
+    x2, y2 = np.minimum(part_box[2:], whole_box[2:])
+    area = max(float((part_box[2] - part_box[0]) * (part_box[3] - part_box[1])), 1e-9)
+    if max(x2 - x1, 0.0) * max(y2 - y1, 0.0) / area < inside:
+        return False
+    own, other = np.asarray(part, np.float64)[BLAZEPOSE_TO_COCO], np.asarray(whole, np.float64)[BLAZEPOSE_TO_COCO]
+    own, other = own[own[:, 2] >= min_visibility, :2], other[other[:, 2] >= min_visibility, :2]
+    if not len(own) or not len(other):
+        return False
+    distance = np.linalg.norm(own[:, None] - other[None], axis=-1).min(1)
+    return bool(np.mean(distance <= near * (whole_box[3] - whole_box[1])) >= 0.5)
+
+
+def seen_fraction(pose: np.ndarray, min_visibility: float = 0.5) -> float:
+    """The fraction of a (33, 3) pose's COCO keypoints that are seen (finite, visibility ≥ ``min_visibility``)."""
+    visibility = np.asarray(pose, np.float64)[BLAZEPOSE_TO_COCO, 2]
+    return float(np.mean(np.nan_to_num(visibility, nan=0.0) >= min_visibility))

@@ -39,7 +39,7 @@ import numpy as np
 
 from staf.errors import MissingAssetError, StafError
 from staf.geometry.boxes import iou_matrix
-from staf.geometry.keypoints import keypoint_similarity
+from staf.geometry.keypoints import is_part_of, pose_similarity, seen_fraction
 from staf.logs import native_output_to_log
 
 DETECTOR_FILE = "pose_detection.tflite"
@@ -51,6 +51,8 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_BODY_LANDMARKS = 33
 ROI_SCALE = 1.25
+#: presence a person found in a followed region is preferred by over a fresh detection of them
+FOLLOWED_BONUS = 0.05
 
 #: BlazePose's 33 body landmarks
 BLAZEPOSE33_NAMES = (
@@ -91,11 +93,29 @@ class DetectorConfig:
             by at most this factor and their centres by at most ``same_region_ratio − 1`` of the
             side; otherwise its landmarks are found too, and the poses' similarity decides (0: box
             overlap alone, the earlier rule, which dropped the second of two people close together).
-        duplicate_oks: two poses are one person when their keypoint similarity (COCO's OKS,
-            :mod:`staf.geometry.keypoints`) exceeds this, or when their boxes overlap by more than
-            ``same_box_iou``; box IoU > ``duplicate_iou`` decides where a pose has no keypoints
+        tile_every: every this many frames (and on the frame after a followed person was lost, at
+            most every ``tile_every // 3`` frames), the detector also runs over square tiles of the
+            frame (:func:`tile_regions`: ``tile_scales`` × the shorter side, overlapping), which
+            finds people too small for the one letter-boxed 224-px pass over a wide frame; 0: never.
+        tile_scales: tile sides as fractions of the frame's shorter side (tiles under
+            ``min_tile`` px are skipped).
+        min_tile: the smallest tile side, pixels.
+        tile_min_score: the detector score a tile's detection needs (the whole frame's need
+            ``min_score``): a tile shows parts of people, animals and round shapes large, and the
+            detector scores them just over 0.5 (on renders: parts and blobs 0.52–0.55, people
+            0.93–0.97; on ``sam2_01_dog.mp4`` the dog; real people in a blurred street, 0.57–0.91:
+            0.6 keeps most of them, docs/demo.md).
+        duplicate_oks: two poses are one person when their keypoint similarity (COCO's OKS, the
+            larger of as-is and left-right exchanged: :mod:`staf.geometry.keypoints`) exceeds this,
+            when their boxes overlap by more than ``same_box_iou``, or when one is a piece of the
+            other (its box inside, its joints on the other's); box IoU > ``duplicate_iou`` decides where a pose has no keypoints
             seen. 0: box IoU > ``duplicate_iou`` alone (the earlier rule, which merged two people
             close together).
+        overlap_min_seen: a pose whose box overlaps a kept one by more than ``duplicate_iou`` is
+            a second person only when at least this fraction of its COCO keypoints is seen
+            (visibility ≥ 0.5); else it is a second, unsure reading of the kept person (on
+            ``mmaction2_basketball.mp4`` such readings share no joint with the person, OKS ≈ 0.005,
+            and only 53 % of their joints are seen; real people close together: 84 % and more).
     """
 
     min_score: float = 0.5
@@ -115,6 +135,11 @@ class DetectorConfig:
     same_region_ratio: float = 1.25
     duplicate_oks: float = 0.5
     same_box_iou: float = 0.85
+    overlap_min_seen: float = 0.75
+    tile_every: int = 15
+    tile_scales: tuple[float, ...] = (1.0, 0.5)
+    min_tile: int = 256
+    tile_min_score: float = 0.6
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
@@ -123,7 +148,7 @@ class DetectorConfig:
             raise InvalidInputError(f"detector landmark model {self.landmark_model!r}: choose one of "
                                     f"{', '.join(LANDMARK_FILES)}")
 
-        for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou"):
+        for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou", "tile_min_score"):
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {value}")
@@ -134,9 +159,14 @@ class DetectorConfig:
         if not (self.same_region_ratio == 0.0 or 1.0 < self.same_region_ratio <= 10.0):
             raise InvalidInputError(f"detector same_region_ratio must be 0 (off) or in (1, 10], got "
                                     f"{self.same_region_ratio}")
-        for name in ("duplicate_oks", "same_box_iou"):
+        for name in ("duplicate_oks", "same_box_iou", "overlap_min_seen"):
             if not (0.0 <= getattr(self, name) <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.tile_every < 0 or self.min_tile < 32:
+            raise InvalidInputError(f"detector tile_every must be ≥ 0 and min_tile ≥ 32, got {self.tile_every}, "
+                                    f"{self.min_tile}")
+        if not all(0.1 <= scale <= 1.0 for scale in self.tile_scales):
+            raise InvalidInputError(f"detector tile_scales must lie in [0.1, 1], got {self.tile_scales}")
         if self.max_people < 1 or self.threads < 1:
             raise InvalidInputError(f"detector max_people and threads must be ≥ 1, got {self.max_people}, {self.threads}")
 
@@ -268,6 +298,33 @@ def alignment_roi(centre: np.ndarray, scale_point: np.ndarray) -> Roi:
     return Roi(float(centre[0]), float(centre[1]), side, rotation)
 
 
+def tile_regions(width: int, height: int, scales: tuple[float, ...], min_tile: int, overlap: float = 0.25) -> list[Roi]:
+    """Square tiles over a (width × height) frame, for each scale a side of ``scale`` × the shorter
+    side, spaced evenly from edge to edge so that neighbours overlap by at least ``overlap`` of the
+    side. The one whole-frame square (a tile as large as the longer side) is not among them."""
+    tiles = []
+    for scale in scales:
+        side = scale * min(width, height)
+        if side < min_tile:
+            continue
+        stride = side * (1.0 - overlap)
+        columns = max(1, math.ceil((width - side) / stride - 1e-9) + 1)
+        rows = max(1, math.ceil((height - side) / stride - 1e-9) + 1)
+        if columns == rows == 1:
+            continue
+        for row in range(rows):
+            for column in range(columns):
+                x = side / 2 + (width - side) * (column / (columns - 1) if columns > 1 else 0.5)
+                y = side / 2 + (height - side) * (row / (rows - 1) if rows > 1 else 0.5)
+                tiles.append(Roi(x - 0.5, y - 0.5, side))
+    return tiles
+
+
+def whole_frame(width: int, height: int) -> Roi:
+    """The square around a (width × height) frame that the detector sees letter-boxed."""
+    return Roi((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+
+
 def damped_roi(current: Roi, target: Roi, step: float, tolerance: float = 0.0) -> Roi:
     """The region ``step`` of the way from ``current`` to ``target``: centre linearly, side
     geometrically, rotation along the shorter arc (``step`` 1: ``target`` itself); ``current``
@@ -379,19 +436,49 @@ class BlazePoseDetector:
             self.detector.allocate_tensors()
             self.landmarker.allocate_tensors()
         self.anchors = ssd_anchor_centres()
-        self.followed: list[Roi] = []
+        self.reset()
 
     def reset(self) -> None:
         self.followed = []
+        self.frame_index, self.last_tiled, self.lost = 0, None, False
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         """(H, W, 3) uint8 RGB → people, highest presence first."""
-        rois = self._regions(self.followed if self.config.follow else [], self.detect(image))
+        detected = self.detect_tiled(image) if self._tile_now() else self.detect(image)
+        followed = self.followed if self.config.follow else []
+        rois = self._regions(followed, detected)
         people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
-        people = self._deduplicate(people)[: self.config.max_people]
+        people = self._deduplicate(people, {id(roi) for roi in followed})[: self.config.max_people]
+        self.lost = len(people) < len(followed)
         self.followed = [damped_roi(person.roi, person.next_roi, self.config.follow_step, self.config.follow_tolerance)
                          for person in people]
+        self.frame_index += 1
         return people
+
+    def _tile_now(self) -> bool:
+        """The tiled pass's rule: the first frame, every ``tile_every`` frames, and after a loss."""
+        every = self.config.tile_every
+        if not every:
+            return False
+        since = None if self.last_tiled is None else self.frame_index - self.last_tiled
+        if since is None or since >= every or (self.lost and since >= max(1, every // 3)):
+            self.last_tiled = self.frame_index
+            return True
+        return False
+
+    def detect_tiled(self, image: np.ndarray) -> list[Roi]:
+        """The whole-frame pass and one over each tile (:func:`tile_regions`), merged: of regions
+        overlapping by more than ``nms_iou``, the best-scored is kept."""
+        height, width = image.shape[:2]
+        found = self._detect_in(image, whole_frame(width, height))
+        for tile in tile_regions(width, height, self.config.tile_scales, self.config.min_tile):
+            found += [item for item in self._detect_in(image, tile) if item[1] >= self.config.tile_min_score]
+        found.sort(key=lambda item: -item[1])
+        kept: list[tuple[Roi, float, np.ndarray]] = []
+        for item in found:                                   # the detectors' boxes: a region is a wide square
+            if (iou_matrix(item[2], np.array([other[2] for other in kept]).reshape(-1, 4)) <= self.config.nms_iou).all():
+                kept.append(item)
+        return [roi for roi, _, _ in kept]
 
     def _regions(self, followed: list[Roi], detected: list[Roi]) -> list[Roi]:
         """The regions to run the landmark model in: each followed one, then each fresh detection
@@ -412,7 +499,11 @@ class BlazePoseDetector:
     def detect(self, image: np.ndarray) -> list[Roi]:
         """Detector pass over the whole frame → ROIs of the people found."""
         height, width = image.shape[:2]
-        frame = Roi((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+        return [roi for roi, _, _ in self._detect_in(image, whole_frame(width, height))]
+
+    def _detect_in(self, image: np.ndarray, frame: Roi) -> list[tuple[Roi, float, np.ndarray]]:
+        """Detector pass over the square ``frame`` of the image → (ROI, score, (4,) box x1 y1 x2 y2)
+        of each person found, in the image's pixels."""
         tensor = warp_roi(image, frame, DETECTOR_SIZE, replicate=False).astype(np.float32) / 127.5 - 1.0
         raw_boxes, raw_scores = self._run(self.detector, tensor)
         raw_boxes, scores = raw_boxes.reshape(-1, 12), _sigmoid(raw_scores.reshape(-1))
@@ -424,11 +515,12 @@ class BlazePoseDetector:
         half = raw[:, 2:4] / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         keypoints = raw[:, 4:12].reshape(-1, 4, 2) + anchors[:, None]
-        rois = []
-        for _, points, _ in weighted_nms(boxes, keypoints, scores, self.config.nms_iou):
+        found = []
+        for box, points, score in weighted_nms(boxes, keypoints, scores, self.config.nms_iou):
             pixels = roi_to_image(points, frame)
-            rois.append(alignment_roi(pixels[0], pixels[1]))
-        return rois
+            corners = roi_to_image(box.reshape(2, 2), frame).reshape(4)
+            found.append((alignment_roi(pixels[0], pixels[1]), score, corners))
+        return found
 
     def landmarks(self, image: np.ndarray, roi: Roi) -> Person | None:
         """Landmark pass inside one ROI → the person, or None when no pose is present."""
@@ -456,21 +548,29 @@ class BlazePoseDetector:
         interpreter.invoke()
         return [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
 
-    def _deduplicate(self, people: list[Person]) -> list[Person]:
+    def _deduplicate(self, people: list[Person], followed: set[int] = frozenset()) -> list[Person]:
         """The people, highest presence first, without the poses that repeat a kept one
-        (``duplicate_oks``, ``same_box_iou``, ``duplicate_iou``)."""
-        people = sorted(people, key=lambda person: -person.score)
+        (``duplicate_oks``, ``same_box_iou``, ``duplicate_iou``). A person found in a followed
+        region (``followed``: the regions' ``id``) counts :data:`FOLLOWED_BONUS` more, so that a
+        fresh detection of the same person does not replace a settled region for a hair's more
+        presence (the box would jump)."""
+        people = sorted(people, key=lambda person: -(person.score + FOLLOWED_BONUS * (id(person.roi) in followed)))
         kept: list[Person] = []
         for person in people:
             if not any(self._same_person(other, person) for other in kept):
                 kept.append(person)
-        return kept
+        return sorted(kept, key=lambda person: -person.score)
 
     def _same_person(self, kept: Person, other: Person) -> bool:
+        """Whether ``other`` repeats ``kept``: the same pose (OKS, mirrored or not), the same box,
+        or a piece of it (:func:`staf.geometry.keypoints.is_part_of`)."""
         overlap = float(iou_matrix(kept.box, other.box).reshape(-1)[0])
         if not self.config.duplicate_oks:
             return overlap > self.config.duplicate_iou
-        similarity = keypoint_similarity(kept.keypoints, other.keypoints, kept.box)
+        similarity = pose_similarity(kept.keypoints, other.keypoints, kept.box)
         if math.isnan(similarity):
             return overlap > self.config.duplicate_iou
-        return similarity > self.config.duplicate_oks or overlap > self.config.same_box_iou
+        if overlap > self.config.duplicate_iou and seen_fraction(other.keypoints) < self.config.overlap_min_seen:
+            return True                                  # a second reading of the person, its joints unsure
+        return (similarity > self.config.duplicate_oks or overlap > self.config.same_box_iou
+                or is_part_of(other.keypoints, other.box, kept.keypoints, kept.box))
