@@ -176,3 +176,29 @@ def test_train_stopped_by_a_signal_keeps_a_loadable_checkpoint_or_none(data, tmp
         resumed = stop_at([*argv, "--resume"], Point("stage 2", text="stage 2 epoch 1/", settle=0.0), run, "SIGTERM")
         assert_stopped(resumed, 143, run)
         assert "stage 1 epoch 1/4" not in resumed.stderr, resumed.stderr      # stage 1 went on, not from the start
+
+
+@pytest.mark.parametrize("name, status", SIGNALS)
+def test_a_stop_a_library_turns_into_its_own_error_is_still_a_stop(monkeypatch, capsys, name, status):
+    """safetensors, stopped while it makes a tensor, reports "could not determine the shape of
+    object type 'torch.storage.UntypedStorage'": the command must still end as stopped (exit
+    128 + the signal), not with that error as a bad file (exit 2)."""
+    import os
+
+    import staf.cli
+    from staf.errors import MalformedFileError
+
+    def library_call(args):
+        try:
+            os.kill(os.getpid(), getattr(signal, name))
+            time.sleep(1.0)                                    # the handler runs here
+        except BaseException as swallowed:                     # noqa: BLE001 — what the library does
+            raise MalformedFileError(f"model.safetensors: not a readable safetensors file ({swallowed!r})") from None
+        return 0
+
+    monkeypatch.setattr(staf.cli, "run_info", library_call)
+    if name == "SIGINT":
+        monkeypatch.setattr(signal, "getsignal", lambda number: signal.default_int_handler)
+    assert staf.cli.main(["info"]) == status
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "nothing half-written was kept" in error, error

@@ -209,18 +209,36 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as stop:
         if debug:
             raise
-        print(f"staf {args.command}: stopped by {stop.name}; nothing half-written was kept", file=sys.stderr)
-        return 128 + stop.signal_number
+        return _report_stop(args, stop.name, stop.signal_number)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return _report_stop(args, "SIGINT", 2)
+    except BaseException as error:
+        if debug or not RECEIVED or isinstance(error, SystemExit):
+            return _report_error(args, error, debug)
+        # a library turned the stop into its own error (safetensors reports "could not determine the
+        # shape …" when the stop lands in a tensor's creation): it was the signal all the same
+        return _report_stop(args, *RECEIVED[0])
+    finally:
+        _restore_signals(previous)
+
+
+def _report_stop(args, name: str, number: int) -> int:
+    message = "interrupted" if name == "SIGINT" else f"stopped by {name}"
+    print(f"staf {args.command}: {message}; nothing half-written was kept", file=sys.stderr)
+    return 128 + number
+
+
+def _report_error(args, error: BaseException, debug: bool) -> int:
+    """The exit status and one line for an error that is not a stop."""
+    try:
+        raise error
     except StafError as error:
         if debug:
             raise
         print(f"staf {args.command}: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f"staf {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return 0
     except OSError as error:
@@ -233,8 +251,6 @@ def main(argv: list[str] | None = None) -> int:
         return failure.exit_code
     except Exception as error:  # noqa: BLE001 — a defect of staf, not of the input: say so in one line
         return _internal_error(args, error, debug)
-    finally:
-        _restore_signals(previous)
 
 
 def _internal_error(args, error: Exception, debug: bool) -> int:
@@ -247,6 +263,8 @@ def _internal_error(args, error: Exception, debug: bool) -> int:
 
 #: signals that stop a command as Ctrl-C does (SIGINT is Python's KeyboardInterrupt already)
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+#: (name, number) of each stop signal received during the running command, first first
+RECEIVED: list[tuple[str, int]] = []
 
 
 def _stop_on_signals() -> dict:
@@ -263,15 +281,21 @@ def _stop_on_signals() -> dict:
     def stop(number, frame):
         for other in previous:                 # a second signal must not cut the clean-up short
             signal.signal(other, signal.SIG_IGN)
+        RECEIVED.append((signal.Signals(number).name, number))
         raise Stopped(number, signal.Signals(number).name)
 
+    def interrupt(number, frame):
+        RECEIVED.append(("SIGINT", number))
+        signal.default_int_handler(number, frame)
+
+    RECEIVED.clear()
     previous = {}
     for name in STOP_SIGNALS:
         number = getattr(signal, name, None)
         if number is not None:
             previous[number] = signal.signal(number, deferrable(stop))
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when started with SIGINT ignored
-        previous[signal.SIGINT] = signal.signal(signal.SIGINT, deferrable(signal.default_int_handler))
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, deferrable(interrupt))
     return previous
 
 
