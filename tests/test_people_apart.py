@@ -147,7 +147,7 @@ def rendered_stills(tmp_path_factory):
 def test_a_still_video_gives_one_steady_box(rendered_stills):
     """Each of four rendered people, scaled up to 1280 px and repeated as twelve identical frames:
     found in every frame; the box settles from the detector's region within a few frames (height
-    changes ≤ 3 %) and then stays exactly where it is (issue 33's goal is a median change of 1 % on
+    changes ≤ 5 %) and then stays exactly where it is (issue 33's goal is a median change of 1 % on
     real stills; docs/demo.md has those numbers)."""
     import cv2
 
@@ -161,7 +161,7 @@ def test_a_still_video_gives_one_steady_box(rendered_stills):
             assert len(people) == 1
             heights.append(people[0].box[3] - people[0].box[1])
         changes = np.abs(np.diff(heights)) / np.array(heights[:-1])
-        assert changes.max() <= 0.03 and np.all(changes[-5:] == 0.0), heights
+        assert changes.max() <= 0.05 and np.all(changes[-5:] == 0.0), heights
 
 
 def pair_frames(frames: int, seed: int, crossing: bool):

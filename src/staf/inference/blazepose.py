@@ -320,6 +320,28 @@ def tile_regions(width: int, height: int, scales: tuple[float, ...], min_tile: i
     return tiles
 
 
+def holds_person(tile: Roi, roi: Roi, width: int, height: int, margin: float = 0.1) -> bool:
+    """Whether a tile holds the whole person its detection stands for: the person's square (the
+    region without its × 1.25 margin), cut to the image, lies inside the tile up to ``margin`` of
+    the tile's side. A person larger than the tile, or cut by its edge, comes back from it as a
+    part; a larger tile or the whole frame finds them whole. (Tiles as high as the frame are not
+    asked: what they cut, the frame cuts too.)"""
+    half = roi.size / ROI_SCALE / 2
+    person = np.clip([roi.cx - half, roi.cy - half, roi.cx + half, roi.cy + half], 0, [width, height, width, height])
+    slack = margin * tile.size
+    low = np.array([tile.cx - tile.size / 2 - slack, tile.cy - tile.size / 2 - slack])
+    high = np.array([tile.cx + tile.size / 2 + slack, tile.cy + tile.size / 2 + slack])
+    return bool((person[:2] >= low).all() and (person[2:] <= high).all())
+
+
+def _covered(box: np.ndarray, other: np.ndarray, share: float = 0.3) -> bool:
+    """Whether more than ``share`` of ``box`` (x1 y1 x2 y2) lies inside ``other``."""
+    x1, y1 = np.maximum(box[:2], other[:2])
+    x2, y2 = np.minimum(box[2:], other[2:])
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+    return max(x2 - x1, 0.0) * max(y2 - y1, 0.0) / area > share
+
+
 def whole_frame(width: int, height: int) -> Roi:
     """The square around a (width × height) frame that the detector sees letter-boxed."""
     return Roi((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
@@ -466,19 +488,29 @@ class BlazePoseDetector:
             return True
         return False
 
-    def detect_tiled(self, image: np.ndarray) -> list[Roi]:
-        """The whole-frame pass and one over each tile (:func:`tile_regions`), merged: of regions
-        overlapping by more than ``nms_iou``, the best-scored is kept."""
+    def detect_tiled(self, image: np.ndarray, followed: list[Roi] = ()) -> list[Roi]:
+        """The whole-frame pass and one over each tile (:func:`tile_regions`), merged: of
+        detections whose boxes overlap by more than ``nms_iou``, the best-scored is kept. A tile's
+        detection of a person the tile does not hold whole (:func:`holds_person`) is kept only
+        while nobody is followed and no other detection covers it (a person walking into an empty
+        frame, cut by its edge): otherwise it is most often a part of someone found already, whose
+        box it would make jump (on large stills, measured in docs/demo.md)."""
         height, width = image.shape[:2]
-        found = self._detect_in(image, whole_frame(width, height))
+        found = [(*item, True) for item in self._detect_in(image, whole_frame(width, height))]
         for tile in tile_regions(width, height, self.config.tile_scales, self.config.min_tile):
-            found += [item for item in self._detect_in(image, tile) if item[1] >= self.config.tile_min_score]
-        found.sort(key=lambda item: -item[1])
-        kept: list[tuple[Roi, float, np.ndarray]] = []
-        for item in found:                                   # the detectors' boxes: a region is a wide square
-            if (iou_matrix(item[2], np.array([other[2] for other in kept]).reshape(-1, 4)) <= self.config.nms_iou).all():
-                kept.append(item)
-        return [roi for roi, _, _ in kept]
+            found += [(*item, tile.size >= min(width, height) or holds_person(tile, item[0], width, height))
+                      for item in self._detect_in(image, tile) if item[1] >= self.config.tile_min_score]
+        found.sort(key=lambda item: (not item[3], -item[1]))     # whole people first, then parts
+        kept: list[tuple] = []
+        taken = [roi.bounds() for roi in followed]
+        for roi, score, box, whole in found:
+            boxes = np.array([other[2] for other in kept]).reshape(-1, 4)
+            if (iou_matrix(box, boxes) > self.config.nms_iou).any():
+                continue
+            if not whole and (taken or any(_covered(box, other) for other in boxes)):
+                continue
+            kept.append((roi, score, box, whole))
+        return [item[0] for item in kept]
 
     def _regions(self, followed: list[Roi], detected: list[Roi]) -> list[Roi]:
         """The regions to run the landmark model in: each followed one, then each fresh detection
