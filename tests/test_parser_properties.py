@@ -233,21 +233,13 @@ def test_any_written_video_metadata_reads_back(tmp_path, rate, degrees, hflip, v
     """A real mp4 with any frame rate, display rotation, mirroring, size and length: staf reads the
     declared rate and every frame as a player shows it: turned by the nearest quarter turn, then
     mirrored as the matrix says (PyAV's ``set_display_rotation``: the flips come after the turn)."""
-    import av
+    from test_video import write_video
 
     quarter, distance = nearest_quarter(degrees)
     assume(distance < 44)                                          # not a tie between two quarter turns
     path = tmp_path / "clip.mp4"
     stored = [corner_pattern(height, width, 10 * index) for index in range(frames)]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
-        for image in stored:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_video(path, stored, rate, degrees, hflip, vflip)
     source = VideoSource(path)
     assert source.info.fps == pytest.approx(float(rate), rel=1e-3)
     shown = [np.rot90(image, k=quarter // 90) for image in stored]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import cv2
 import numpy as np
@@ -22,12 +24,14 @@ def moving_square(frames: int, width: int = 64, height: int = 48) -> list[np.nda
     return out
 
 
-def write_video(path, frames, fps=25.0, rotation=None):
+def write_video(path, frames, fps=25.0, rotation=None, hflip=False, vflip=False):
+    """An H.264 mp4 of (H, W, 3) frames at ``fps`` (an int, float or Fraction), with a display
+    matrix of ``rotation`` degrees (and mirrored by the flips) when given."""
     container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=int(fps))
+    stream = container.add_stream("libx264", rate=fps if isinstance(fps, Fraction) else int(fps))
     stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
     if rotation is not None:
-        stream.set_display_rotation(rotation)
+        stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
     for image in frames:
         for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
             container.mux(packet)
@@ -220,16 +224,7 @@ def test_mirrored_display_matrix_is_mirrored_not_turned(tmp_path, hflip, vflip):
     """A display matrix that mirrors (a front camera's, an EXIF orientation 2/4/5/7): PyAV's
     ``frame.rotation`` reads a left-right flip as a half turn, which drew the video upside down."""
     frames = moving_square(2)
-    container = av.open(str(tmp_path / "mirror.mp4"), "w")
-    stream = container.add_stream("libx264", rate=25)
-    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-    stream.set_display_rotation(0, hflip=hflip, vflip=vflip)
-    for image in frames:
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    write_video(tmp_path / "mirror.mp4", frames, rotation=0, hflip=hflip, vflip=vflip)
     source = VideoSource(tmp_path / "mirror.mp4")
     expected = frames[0][::-1 if vflip else 1, ::-1 if hflip else 1]
     orientation = {(True, False): (0, True), (False, True): (180, True), (True, True): (180, False)}[hflip, vflip]
