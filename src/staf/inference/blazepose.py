@@ -130,7 +130,7 @@ class DetectorConfig:
     refine: bool = True
     masks: bool = False
     landmark_model: str = "full"
-    follow_step: float = 0.5
+    follow_step: float = 0.6
     follow_tolerance: float = 0.05
     same_region_ratio: float = 1.25
     duplicate_oks: float = 0.5
