@@ -277,3 +277,11 @@ def test_an_unsure_second_reading_of_a_person_is_merged(detector):
     assert len(BlazePoseDetector(DetectorConfig())._deduplicate([first, person(unsure, 0.97)])) == 1
     unsure[:, 2] = 0.9
     assert len(BlazePoseDetector(DetectorConfig())._deduplicate([first, person(unsure, 0.97)])) == 2
+
+
+def test_inside_share():
+    from staf.geometry.boxes import inside_share
+
+    assert inside_share(np.array([0.0, 0, 10, 10]), np.array([5.0, 0, 20, 10])) == pytest.approx(0.5)
+    assert inside_share(np.array([2.0, 2, 4, 4]), np.array([0.0, 0, 10, 10])) == 1.0
+    assert inside_share(np.array([0.0, 0, 1, 1]), np.array([2.0, 2, 3, 3])) == 0.0

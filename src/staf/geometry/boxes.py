@@ -49,3 +49,11 @@ def box_iou(box_a: np.ndarray, box_b: np.ndarray) -> float:
 
 def _area(boxes: np.ndarray) -> np.ndarray:
     return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+
+
+def inside_share(box: np.ndarray, other: np.ndarray) -> float:
+    """The share of ``box``'s area (4,) x1 y1 x2 y2 that lies inside ``other`` (4,): 1 when inside."""
+    box, other = np.asarray(box, np.float64), np.asarray(other, np.float64)
+    low, high = np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+    return float(np.prod(np.clip(high - low, 0.0, None))) / area

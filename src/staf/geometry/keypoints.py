@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from staf.geometry.boxes import inside_share
+
 #: COCO's 17 keypoint σ, in COCO order (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
 COCO_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87,
                         0.89, 0.89]) / 10.0
@@ -57,10 +59,7 @@ def is_part_of(part: np.ndarray, part_box: np.ndarray, whole: np.ndarray, whole_
     the other's box height of one of the other's seen keypoints (any of them: a half body or an
     arm read as a small person puts its joints on the other's). A child in front of an adult has
     a box inside the adult's too, but its joints are its own, away from the adult's."""
-    x1, y1 = np.maximum(part_box[:2], whole_box[:2])
-    x2, y2 = np.minimum(part_box[2:], whole_box[2:])
-    area = max(float((part_box[2] - part_box[0]) * (part_box[3] - part_box[1])), 1e-9)
-    if max(x2 - x1, 0.0) * max(y2 - y1, 0.0) / area < inside:
+    if inside_share(part_box, whole_box) < inside:
         return False
     own, other = np.asarray(part, np.float64)[BLAZEPOSE_TO_COCO], np.asarray(whole, np.float64)[BLAZEPOSE_TO_COCO]
     own, other = own[own[:, 2] >= min_visibility, :2], other[other[:, 2] >= min_visibility, :2]

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from staf.errors import MissingAssetError, StafError
-from staf.geometry.boxes import iou_matrix
+from staf.geometry.boxes import inside_share, iou_matrix
 from staf.geometry.keypoints import is_part_of, pose_similarity, seen_fraction
 from staf.logs import native_output_to_log
 
@@ -108,9 +108,9 @@ class DetectorConfig:
         duplicate_oks: two poses are one person when their keypoint similarity (COCO's OKS, the
             larger of as-is and left-right exchanged: :mod:`staf.geometry.keypoints`) exceeds this,
             when their boxes overlap by more than ``same_box_iou``, or when one is a piece of the
-            other (its box inside, its joints on the other's); box IoU > ``duplicate_iou`` decides where a pose has no keypoints
-            seen. 0: box IoU > ``duplicate_iou`` alone (the earlier rule, which merged two people
-            close together).
+            other (its box inside, its joints on the other's); box IoU > ``duplicate_iou`` decides
+            where a pose has no keypoints seen. 0: box IoU > ``duplicate_iou`` alone (the earlier
+            rule, which merged two people close together).
         overlap_min_seen: a pose whose box overlaps a kept one by more than ``duplicate_iou`` is
             a second person only when at least this fraction of its COCO keypoints is seen
             (visibility ≥ 0.5); else it is a second, unsure reading of the kept person (on
@@ -334,14 +334,6 @@ def holds_person(tile: Roi, roi: Roi, width: int, height: int, margin: float = 0
     return bool((person[:2] >= low).all() and (person[2:] <= high).all())
 
 
-def _covered(box: np.ndarray, other: np.ndarray, share: float = 0.3) -> bool:
-    """Whether more than ``share`` of ``box`` (x1 y1 x2 y2) lies inside ``other``."""
-    x1, y1 = np.maximum(box[:2], other[:2])
-    x2, y2 = np.minimum(box[2:], other[2:])
-    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
-    return max(x2 - x1, 0.0) * max(y2 - y1, 0.0) / area > share
-
-
 def whole_frame(width: int, height: int) -> Roi:
     """The square around a (width × height) frame that the detector sees letter-boxed."""
     return Roi((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
@@ -354,12 +346,11 @@ def damped_roi(current: Roi, target: Roi, step: float, tolerance: float = 0.0) -
     fraction of the side, rotation in radians), so that identical frames give identical regions."""
     offset = math.hypot(target.cx - current.cx, target.cy - current.cy) / current.size
     change = abs(math.log(target.size / current.size))
-    turn = abs(math.remainder(target.rotation - current.rotation, 2 * math.pi))
-    if max(offset, change, turn) < tolerance:
+    turn = math.remainder(target.rotation - current.rotation, 2 * math.pi)
+    if max(offset, change, abs(turn)) < tolerance:
         return current
     if step >= 1.0:
         return target
-    turn = math.remainder(target.rotation - current.rotation, 2 * math.pi)
     return Roi(current.cx + step * (target.cx - current.cx), current.cy + step * (target.cy - current.cy),
                current.size * (target.size / current.size) ** step, current.rotation + step * turn)
 
@@ -507,7 +498,7 @@ class BlazePoseDetector:
             boxes = np.array([other[2] for other in kept]).reshape(-1, 4)
             if (iou_matrix(box, boxes) > self.config.nms_iou).any():
                 continue
-            if not whole and (taken or any(_covered(box, other) for other in boxes)):
+            if not whole and (taken or any(inside_share(box, other) > 0.3 for other in boxes)):
                 continue
             kept.append((roi, score, box, whole))
         return [item[0] for item in kept]
