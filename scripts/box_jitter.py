@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from staf.data.crops import read_image
 from staf.geometry.boxes import iou_matrix
-from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
+from staf.inference.blazepose import BlazePoseDetector, detector_config
 
 
 def still_jitter(detector: BlazePoseDetector, image: np.ndarray, target_box: np.ndarray, repeat: int) -> dict:
@@ -87,16 +87,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--max-frames", type=int, default=150)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a DetectorConfig field, e.g. --set follow_damping=0")
+                        help="a DetectorConfig field, e.g. --set follow_step=1")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        overrides[key] = type(getattr(DetectorConfig(), key))(value) if not isinstance(getattr(DetectorConfig(), key), bool) \
-            else value.lower() in ("1", "true", "yes")
-    detector = BlazePoseDetector(DetectorConfig(**overrides))
-    report: dict = {"settings": overrides}
+    detector = BlazePoseDetector(detector_config(args.set, "--set"))
+    report: dict = {"settings": args.set}
     if args.lsp:
         joints = np.load(args.lsp / "joints.npy")
         stills, changes = [], []

@@ -22,18 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
+from staf.inference.blazepose import BlazePoseDetector, detector_config
 from staf.inference.video import VideoSource
-
-
-def parse_settings(items: list[str]) -> dict:
-    defaults, out = DetectorConfig(), {}
-    for item in items:
-        key, value = item.split("=", 1)
-        kind = type(getattr(defaults, key))
-        out[key] = value.lower() in ("1", "true", "yes") if kind is bool else \
-            tuple(float(v) for v in value.split(",")) if kind is tuple else kind(value)
-    return out
 
 
 def draw(image: np.ndarray, people, path: Path) -> None:
@@ -61,7 +51,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="clip names to run (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    detector = BlazePoseDetector(DetectorConfig(**parse_settings(args.set)))
+    detector = BlazePoseDetector(detector_config(args.set, "--set"))
     report = {"settings": args.set, "frame": args.frame, "clips": {}}
     if args.images:
         args.images.mkdir(parents=True, exist_ok=True)

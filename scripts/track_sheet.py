@@ -20,8 +20,7 @@ import numpy as np
 def main() -> None:
     import cv2
 
-    from people_found import parse_settings
-    from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
+    from staf.inference.blazepose import BlazePoseDetector, detector_config
     from staf.inference.people import FramePeople
     from staf.inference.tracking import TrackerConfig, track_boxes
     from staf.inference.video import VideoSource
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--tracker-boxes-only", action="store_true")
     args = parser.parse_args()
-    detector = BlazePoseDetector(DetectorConfig(**parse_settings(args.set)))
+    detector = BlazePoseDetector(detector_config(args.set, "--set"))
     images, frames = [], []
     for frame in VideoSource(args.video):
         frames.append(FramePeople.from_people(detector(frame.image)))

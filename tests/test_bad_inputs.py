@@ -328,6 +328,16 @@ def cases() -> list[Case]:
                    ["bogus=1", "world", "world=x", "world=nan", "world=-1", "smoothness=1e300"], "refine")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--detector", ["bogus", "blazepose-lite", ""],
                    "--detector")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--detector-set",
+                   ["bogus=1", "noequals", "=1", "threads=4", "landmark_model=heavy", "tile_every=-1", "tile_every=1.5",
+                    "tile_every=x", "min_tile=8", "tile_scales=[2.0]", "tile_scales=[.nan]", "tile_scales=0.5",
+                    "follow_step=0", "follow_step=.nan", "follow_tolerance=0.9", "same_region_ratio=0.5",
+                    "same_region_ratio=.inf", "same_region_offset=-0.1", "duplicate_oks=1.5", "same_box_iou=.nan",
+                    "overlap_min_seen=2", "tile_min_score=-1", "follow=maybe", "tile_every=[&a [1], *a]"],
+                   "--detector-set")
+    out.append(Case("demo --detector-set with --boxes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--boxes",
+                                                                       str(a / "boxes.json"), "--detector-set", "tile_every=0"],
+                    "--boxes replaces"))
     out += numbers(lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"], "--stage", ["0", "3", "x"],
                    "--stage")
     train_preset = lambda a, f: [*train_base(a, f), "--preset", "train-synth-cpu"]  # noqa: E731

@@ -141,6 +141,9 @@ def build_parser() -> ArgumentParser:
     demo.add_argument("--detector", default="blazepose",
                       help="blazepose: BlazePose with its full landmark model (default); blazepose-heavy: its heavy one (more accurate "
                            "keypoints, slower; docs/demo.md)")
+    demo.add_argument("--detector-set", action="append", default=[], metavar="KEY=VALUE",
+                      help="a BlazePose setting (repeatable), e.g. --detector-set tile_every=0 (no tiled pass), "
+                           "follow_step=1, duplicate_oks=0; the fields of DetectorConfig (docs/demo.md)")
     demo.add_argument("--start", type=float, default=0.0, help="first second to process (default 0)")
     demo.add_argument("--end", type=float, default=None, help="second to stop at (default: the end)")
     demo.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
@@ -391,23 +394,11 @@ def run_convert_official(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """``KEY=VALUE`` strings → {dotted key: YAML-typed value}."""
-    from staf.config import load_yaml
-
-    overrides = {}
-    for item in items:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise StafError(f"--set {item}: expected KEY=VALUE")
-        overrides[key] = load_yaml(value, f"--set {key}=" + (value if len(value) <= 60 else f"{value[:40]}…"))
-    return overrides
-
-
 def run_train(args: argparse.Namespace) -> int:
+    from staf.config import parse_key_values
     from staf.training.run import TrainingRun
 
-    run = TrainingRun.prepare(args.preset, args.out, args.stage, parse_overrides(args.overrides), args.data_root,
+    run = TrainingRun.prepare(args.preset, args.out, args.stage, parse_key_values(args.overrides, "--set"), args.data_root,
                               args.init, args.resume, args.force, args.device)
     run.run(report=print)
     return 0
@@ -550,6 +541,7 @@ def refine_settings(args: argparse.Namespace):
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from staf.config import parse_key_values
     from staf.devices import check_device
     from staf.inference.exporters import parse_formats
     from staf.inference.pipeline import DemoConfig, run_demo as run
@@ -559,7 +551,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
                         render=not args.no_render, side_view=args.side_view, obj=args.obj,
                         precision=args.precision, formats=parse_formats(args.formats, args.obj),
-                        refine=args.refine, refine_settings=refine_settings(args), detector=args.detector)
+                        refine=args.refine, refine_settings=refine_settings(args), detector=args.detector,
+                        detector_settings=parse_key_values(args.detector_set, "--detector-set"))
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

@@ -75,6 +75,17 @@ def load_yaml(text: str, where: str) -> Any:
         raise StafError(f"{where}: not valid settings YAML{place} ({getattr(exc, 'problem', None) or exc})") from None
 
 
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings of a repeatable ``flag`` → {key: YAML-typed value} (:func:`load_yaml`)."""
+    values = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise StafError(f"{flag} {item}: expected KEY=VALUE")
+        values[key] = load_yaml(value, f"{flag} {key}=" + (value if len(value) <= 60 else f"{value[:40]}…"))
+    return values
+
+
 def preset_path(name: str) -> Path:
     """Path of a bundled preset (``staf/configs/NAME.yaml``)."""
     return Path(str(resources.files("staf") / "configs" / f"{name}.yaml"))

@@ -90,9 +90,11 @@ class DetectorConfig:
             this of it (centre and side as a fraction of the side, rotation in radians).
         same_region_ratio: a fresh detection is left out as the person a followed region already
             covers only when it overlaps it by more than ``duplicate_iou`` *and* their sides differ
-            by at most this factor and their centres by at most ``same_region_ratio − 1`` of the
+            by at most this factor and their centres by at most ``same_region_offset`` of the
             side; otherwise its landmarks are found too, and the poses' similarity decides (0: box
             overlap alone, the earlier rule, which dropped the second of two people close together).
+        same_region_offset: how far apart (a fraction of the side) the centres of a followed
+            region and a fresh detection may be for the two to be one person's region.
         tile_every: every this many frames (and on the frame after a followed person was lost, at
             most every ``tile_every // 3`` frames), the detector also runs over square tiles of the
             frame (:func:`tile_regions`: ``tile_scales`` × the shorter side, overlapping), which
@@ -133,6 +135,7 @@ class DetectorConfig:
     follow_step: float = 0.6
     follow_tolerance: float = 0.05
     same_region_ratio: float = 1.25
+    same_region_offset: float = 0.25
     duplicate_oks: float = 0.5
     same_box_iou: float = 0.85
     overlap_min_seen: float = 0.75
@@ -159,7 +162,7 @@ class DetectorConfig:
         if not (self.same_region_ratio == 0.0 or 1.0 < self.same_region_ratio <= 10.0):
             raise InvalidInputError(f"detector same_region_ratio must be 0 (off) or in (1, 10], got "
                                     f"{self.same_region_ratio}")
-        for name in ("duplicate_oks", "same_box_iou", "overlap_min_seen"):
+        for name in ("duplicate_oks", "same_box_iou", "overlap_min_seen", "same_region_offset"):
             if not (0.0 <= getattr(self, name) <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {getattr(self, name)}")
         if self.tile_every < 0 or self.min_tile < 32:
@@ -169,6 +172,24 @@ class DetectorConfig:
             raise InvalidInputError(f"detector tile_scales must lie in [0.1, 1], got {self.tile_scales}")
         if self.max_people < 1 or self.threads < 1:
             raise InvalidInputError(f"detector max_people and threads must be ≥ 1, got {self.max_people}, {self.threads}")
+
+
+def detector_config(items: list[str] | dict, flag: str = "--detector-set", **fixed) -> DetectorConfig:
+    """``KEY=VALUE`` strings (YAML values; or a mapping of them) → a :class:`DetectorConfig`
+    checked by type and range, with the ``fixed`` fields (set by other flags) on top; a key of
+    ``fixed`` among ``items`` is refused."""
+    from staf.config import from_dict, parse_key_values
+    from staf.errors import InvalidInputError
+
+    values = dict(items) if isinstance(items, dict) else parse_key_values(items, flag)
+    settable = sorted(field.name for field in dataclasses.fields(DetectorConfig) if field.name not in fixed)
+    for key in values:
+        if key in fixed:
+            raise InvalidInputError(f"{flag} {key}: staf sets it here ({key}={fixed[key]!r}; --detector picks the "
+                                    f"landmark model); settable: {', '.join(settable)}")
+        if key not in settable:
+            raise InvalidInputError(f"{flag} {key}: not a detector setting; settable: {', '.join(settable)}")
+    return from_dict(DetectorConfig, {**values, **fixed}, flag)
 
 
 @dataclasses.dataclass
@@ -355,12 +376,12 @@ def damped_roi(current: Roi, target: Roi, step: float, tolerance: float = 0.0) -
                current.size * (target.size / current.size) ** step, current.rotation + step * turn)
 
 
-def rois_disagree(followed: Roi, detected: Roi, ratio: float) -> bool:
+def rois_disagree(followed: Roi, detected: Roi, ratio: float, offset: float | None = None) -> bool:
     """Whether two regions of one person differ in side by more than ``ratio`` times, or in centre
-    by more than ``ratio − 1`` of the detected side."""
+    by more than ``offset`` (default ``ratio − 1``) of the detected side."""
     sides = followed.size / detected.size
-    offset = math.hypot(followed.cx - detected.cx, followed.cy - detected.cy) / detected.size
-    return not (1.0 / ratio <= sides <= ratio) or offset > ratio - 1.0
+    apart = math.hypot(followed.cx - detected.cx, followed.cy - detected.cy) / detected.size
+    return not (1.0 / ratio <= sides <= ratio) or apart > (ratio - 1.0 if offset is None else offset)
 
 
 def body_box(landmarks: np.ndarray, scale: float, lift: float) -> np.ndarray:
@@ -453,7 +474,7 @@ class BlazePoseDetector:
 
     def reset(self) -> None:
         self.followed = []
-        self.frame_index, self.last_tiled, self.lost = 0, None, False
+        self.frame_index, self.last_tiled, self.counts = 0, None, []
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         """(H, W, 3) uint8 RGB → people, highest presence first."""
@@ -462,19 +483,24 @@ class BlazePoseDetector:
         rois = self._regions(followed, detected)
         people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
         people = self._deduplicate(people, {id(roi) for roi in followed})[: self.config.max_people]
-        self.lost = len(people) < len(followed)
+        self.counts = [*self.counts, len(people)][-max(1, self.config.tile_every):]
         self.followed = [damped_roi(person.roi, person.next_roi, self.config.follow_step, self.config.follow_tolerance)
                          for person in people]
         self.frame_index += 1
         return people
 
+    def lost(self) -> bool:
+        """Whether fewer people are found now than at some frame of the last ``tile_every``."""
+        return bool(self.counts) and self.counts[-1] < max(self.counts)
+
     def _tile_now(self) -> bool:
-        """The tiled pass's rule: the first frame, every ``tile_every`` frames, and after a loss."""
+        """The tiled pass's rule: the first frame, every ``tile_every`` frames, and while someone
+        found in the last ``tile_every`` frames is missing, every ``tile_every // 3``."""
         every = self.config.tile_every
         if not every:
             return False
         since = None if self.last_tiled is None else self.frame_index - self.last_tiled
-        if since is None or since >= every or (self.lost and since >= max(1, every // 3)):
+        if since is None or since >= every or (self.lost() and since >= max(1, every // 3)):
             self.last_tiled = self.frame_index
             return True
         return False
@@ -512,7 +538,8 @@ class BlazePoseDetector:
             overlaps = iou_matrix(roi.bounds(), followed_bounds).reshape(-1)
             same = [index for index in np.flatnonzero(overlaps > self.config.duplicate_iou)
                     if not self.config.same_region_ratio
-                    or not rois_disagree(followed[index], roi, self.config.same_region_ratio)]
+                    or not rois_disagree(followed[index], roi, self.config.same_region_ratio,
+                                         self.config.same_region_offset)]
             if not same:
                 rois.append(roi)
         return rois

@@ -35,10 +35,15 @@ class Detector(Protocol):
 class BlazePose:
     """BlazePose's detector and landmark models (multi-person, following people between frames)."""
 
-    def __init__(self, threads: int = 2, masks: bool = False, landmark_model: str = "full") -> None:
+    def __init__(self, config=None, masks: bool = False) -> None:
+        """``config``: a :class:`~staf.inference.blazepose.DetectorConfig` (default: its
+        defaults); ``masks``: keep each person's segmentation mask too."""
+        import dataclasses
+
         from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
 
-        self.detector = BlazePoseDetector(DetectorConfig(threads=threads, masks=masks, landmark_model=landmark_model))
+        config = config or DetectorConfig()
+        self.detector = BlazePoseDetector(dataclasses.replace(config, masks=True) if masks else config)
 
     def __call__(self, frame) -> FramePeople:
         return FramePeople.from_people(self.detector(frame.image))
@@ -66,8 +71,8 @@ class BoxFile:
 DETECTORS = {"blazepose": "full", "blazepose-heavy": "heavy"}
 
 
-def make_detector(boxes: str | Path | None, threads: int = 2, name: str = "blazepose",
-                  image_size: tuple[int, int] | None = None) -> Detector:
+def make_detector(boxes: str | Path | None, config=None, image_size: tuple[int, int] | None = None) -> Detector:
     """The box file when ``boxes`` is given (checked against the (W, H) ``image_size`` when
-    given), else BlazePose with the landmark model ``name`` picks."""
-    return BoxFile(boxes, image_size) if boxes is not None else BlazePose(threads, landmark_model=DETECTORS[name])
+    given), else BlazePose with ``config`` (a :class:`~staf.inference.blazepose.DetectorConfig`:
+    ``DemoConfig.detector_config``)."""
+    return BoxFile(boxes, image_size) if boxes is not None else BlazePose(config)

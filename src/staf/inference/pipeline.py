@@ -70,6 +70,8 @@ class DemoConfig:
         detector: ``blazepose`` or ``blazepose-heavy`` (:data:`~staf.inference.detectors.DETECTORS`:
             BlazePose with its full or its heavy landmark model).
         detector_threads: CPU threads of the BlazePose interpreters.
+        detector_settings: other :class:`~staf.inference.blazepose.DetectorConfig` fields
+            (``--detector-set KEY=VALUE``: the tiled pass, following, duplicates), checked here.
         refine: fit the bodies to the detector's keypoints and world landmarks (stage ``refine``,
             :mod:`staf.inference.refine`), with ``refine_settings`` (iterations and weights).
     """
@@ -89,6 +91,7 @@ class DemoConfig:
     precision: str = "fp32"
     detector: str = "blazepose"
     detector_threads: int = 2
+    detector_settings: dict = dataclasses.field(default_factory=dict)
     formats: tuple[str, ...] = DEFAULT_FORMATS
     refine: bool = True
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
@@ -105,8 +108,16 @@ class DemoConfig:
             raise InvalidInputError(f"unknown --detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")
         if self.detector_threads < 1:
             raise InvalidInputError(f"detector threads must be at least 1, got {self.detector_threads}")
+        self.detector_config()                                          # refuses a bad --detector-set
         OneEuroConfig(self.smooth_min_cutoff, self.smooth_beta)      # validates the smoothing settings
         self.formats = parse_formats(",".join(self.formats), self.obj)
+
+    def detector_config(self):
+        """The BlazePose settings: ``detector_settings`` with the threads and landmark model."""
+        from staf.inference.blazepose import detector_config
+
+        return detector_config(self.detector_settings, threads=self.detector_threads,
+                               landmark_model=DETECTORS[self.detector])
 
     def tracker(self) -> TrackerConfig:
         return TrackerConfig(min_length=self.min_track_length, max_people=self.max_people)
@@ -173,7 +184,9 @@ def run_demo(video: str | Path, out: str | Path, model: MeshRecoveryModel, crop_
     image_size = (source.info.width, source.info.height)
     if config.focal_length is not None:
         check_field_of_view(config.focal_length, *image_size)
-    detector = detector or make_detector(boxes, config.detector_threads, config.detector, image_size)
+    if boxes is not None and config.detector_settings:
+        raise InvalidInputError("--detector-set sets BlazePose, which --boxes replaces: give one of them")
+    detector = detector or make_detector(boxes, config.detector_config(), image_size)
     with DEMO_OUTPUT.staged(out, force, (Path(video),)) as staging:
         return _run(source, out, staging, model, crop_rule, config, detector, list(stages), progress)
 
