@@ -86,12 +86,12 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, help="folder of videos")
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--max-frames", type=int, default=150)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a DetectorConfig field, e.g. --set follow_step=1")
+    parser.add_argument("--detector-set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                        help="DetectorConfig fields, as staf demo --detector-set (several after one flag)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    detector = BlazePoseDetector(detector_config(args.set, "--set"))
-    report: dict = {"settings": args.set}
+    detector = BlazePoseDetector(detector_config(args.detector_set))
+    report: dict = {"settings": args.detector_set}
     if args.lsp:
         joints = np.load(args.lsp / "joints.npy")
         stills, changes = [], []

@@ -9,7 +9,7 @@ more); the score is :func:`staf.evaluation.tracking.score_tracks` (CLEAR MOT's c
 people counted where half of them or more is seen):
 
     python scripts/crossing_eval.py --scenes 6 --json runs/crossing_after.json
-    python scripts/crossing_eval.py --scenes 6 --set tile_every=0 --set follow_step=1 ... --json runs/crossing_before.json
+    python scripts/crossing_eval.py --scenes 6 --detector-set $BEFORE --tracker-boxes-only --json runs/crossing_before.json
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=6)
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--depth-gaps", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a DetectorConfig field")
+    parser.add_argument("--detector-set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                        help="DetectorConfig fields, as staf demo --detector-set (several after one flag)")
     parser.add_argument("--tracker-boxes-only", action="store_true", help="the tracker without keypoints (as before)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    detector = BlazePoseDetector(detector_config(args.set, "--set"))
+    detector = BlazePoseDetector(detector_config(args.detector_set))
     rows = []
     for seed in range(args.scenes):
         config = CrossingConfig(frames=args.frames, seed=seed, depth_gap=args.depth_gaps[seed % len(args.depth_gaps)])
@@ -66,7 +67,7 @@ def main() -> None:
     print("all", json.dumps(total))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"settings": args.set, "scenes": rows, "all": total}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"settings": args.detector_set, "scenes": rows, "all": total}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python scripts/lsp_refine_eval.py [--data-root ../shared/real_images/lsp_dev] [--checkpoint FILE]
         [--limit N] [--set NAME=VALUE ...] [--landmark-model full|heavy] [--json OUT.json]
+        [--detector-set FIELD=VALUE ...] [--detector-only]
 
 Per image: the network sees the crop of the labelled joints' box (as ``staf eval --data lsp``);
 BlazePose (the detector staf ships) runs on the whole image as the demo runs it, and the person
@@ -31,7 +32,7 @@ from staf.data.lsp import read_lsp
 from staf.evaluation.pck import box_sides, label_boxes, one_image_track, summary
 from staf.geometry.boxes import box_iou, corners_to_centre_size
 from staf.geometry.cameras import cliff_translation, crop_to_image_points, default_focal_length
-from staf.inference.blazepose import BlazePoseDetector, DetectorConfig, Roi
+from staf.inference.blazepose import BlazePoseDetector, Roi, detector_config
 from staf.inference.refine import BodyState, Observations, RefineConfig, refine_track
 from staf.inference.stages.refine import refined_prediction
 from staf.models import load
@@ -115,13 +116,16 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--landmark-model", default="full", help="BlazePose landmark model: full or heavy")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--detector-set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                        help="DetectorConfig fields, as staf demo --detector-set (several after one flag)")
+    parser.add_argument("--detector-only", action="store_true", help="only BlazePose's own keypoints (no network, no fit)")
     args = parser.parse_args()
     settings = RefineConfig(smoothness=0.0, turn_per_frame=True, shared_shape=False)
     settings = dataclasses.replace(settings, **{k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.overrides)})
     data = read_lsp(args.data_root)
     limit = min(args.limit or len(data), len(data))
     labels = data.joints[:limit]
-    detector = BlazePoseDetector(DetectorConfig(threads=2, landmark_model=args.landmark_model))
+    detector = BlazePoseDetector(detector_config(args.detector_set, threads=2, landmark_model=args.landmark_model))
     found = [detect(detector, read_image(data.images[row]), label_boxes(labels[row:row + 1])[0])
              for row in tqdm(range(limit), desc="blazepose", unit="image")]
     keypoints = np.stack([f[0] for f in found])
@@ -135,7 +139,7 @@ def main() -> None:
     found_rows = np.array([h != "missed" for h in how])          # a missed person counts as a miss in PCK;
     for name, row in rows_for(blazepose[found_rows], labels[found_rows], joints=12).items():   # its distance
         report["rows"]["BlazePose keypoints"][name]["distance_12"] = row["distance_12"]        # over people found
-    for name, spec in (("network", args.checkpoint), ("mean pose", "mean-pose")):
+    for name, spec in () if args.detector_only else (("network", args.checkpoint), ("mean pose", "mean-pose")):
         loaded = load(spec)
         predictions, geometry = image_predictions(loaded.model, loaded.crop_rule, data, limit)
         report["rows"][name] = rows_for(lsp_pixels(predictions, geometry), labels)

@@ -4,9 +4,9 @@ For each video in ``--clips``: the detector runs over the first ``--frame`` + 1 
 (so that following and the tiled pass act as in ``staf demo``); on the last of them it reports the
 people found, those whose box is a fifth of the frame high or more, and the mean time per frame.
 ``--images DIR`` writes that frame with the boxes drawn (score at the top left), for counting by
-eye. Run it twice, ``--set tile_every=0`` (the whole-frame pass only) and the defaults:
+eye. Run it twice, ``--detector-set tile_every=0`` (the whole-frame pass only) and the defaults:
 
-    python scripts/people_found.py --clips ../shared/media --frame 30 --set tile_every=0 --json runs/found_before.json
+    python scripts/people_found.py --clips ../shared/media --frame 30 --detector-set tile_every=0 --json runs/found_before.json
     python scripts/people_found.py --clips ../shared/media --frame 30 --images runs/found --json runs/found_after.json
 
 ``--tracks`` reads each whole clip instead and reports the tracks ``staf demo``'s tracker makes of
@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from staf.inference.blazepose import BlazePoseDetector, detector_config
+from staf.inference.people import FramePeople
+from staf.inference.tracking import track_boxes
 from staf.inference.video import VideoSource
 
 
@@ -44,15 +46,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=Path, required=True)
     parser.add_argument("--frame", type=int, default=30)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--detector-set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                        help="DetectorConfig fields, as staf demo --detector-set (several after one flag)")
     parser.add_argument("--images", type=Path)
     parser.add_argument("--tracks", action="store_true", help="read whole clips and report the tracks")
     parser.add_argument("--tracker-boxes-only", action="store_true", help="the tracker without keypoints (as before)")
     parser.add_argument("--only", nargs="*", default=None, help="clip names to run (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    detector = BlazePoseDetector(detector_config(args.set, "--set"))
-    report = {"settings": args.set, "frame": args.frame, "clips": {}}
+    detector = BlazePoseDetector(detector_config(args.detector_set))
+    report = {"settings": args.detector_set, "frame": args.frame, "clips": {}}
     if args.images:
         args.images.mkdir(parents=True, exist_ok=True)
     for path in sorted(p for p in args.clips.iterdir() if p.suffix in (".mp4", ".avi", ".mov", ".webm")):
@@ -66,14 +69,11 @@ def main() -> None:
             people = detector(frame.image)
             seconds += time.perf_counter() - clock
             counts.append(len(people))
-            everyone.append(people)
+            everyone.append(FramePeople.from_people(people) if args.tracks else None)
             if frame.index >= args.frame and not args.tracks:
                 break
         if args.tracks:
-            from staf.inference.people import FramePeople
-            from staf.inference.tracking import track_boxes
-
-            frames = [FramePeople.from_people(found) for found in everyone]
+            frames = everyone
             poses = None if args.tracker_boxes_only else [f.keypoints for f in frames]
             tracks = track_boxes([f.boxes for f in frames], keypoints=poses)
             report["clips"][path.name] = {"frames": len(frames), "tracks": len(tracks),

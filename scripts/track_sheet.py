@@ -2,7 +2,7 @@
 
 The detector and ``staf demo``'s tracker run over the clip; the sheet shows, for each track of at
 least ``--min-length`` frames, who it follows through the clip. A row that changes person is an
-identity switch (count them by eye). ``--set`` and ``--tracker-boxes-only`` give the earlier rule
+identity switch (count them by eye). ``--detector-set`` and ``--tracker-boxes-only`` give the earlier rule
 as in ``scripts/people_found.py``:
 
     python scripts/track_sheet.py ../shared/media/sam2_bedroom.mp4 --out runs/tracks/sam2_bedroom_after.png
@@ -30,10 +30,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--every", type=int, default=15)
     parser.add_argument("--min-length", type=int, default=9)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--detector-set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                        help="DetectorConfig fields, as staf demo --detector-set (several after one flag)")
     parser.add_argument("--tracker-boxes-only", action="store_true")
     args = parser.parse_args()
-    detector = BlazePoseDetector(detector_config(args.set, "--set"))
+    detector = BlazePoseDetector(detector_config(args.detector_set))
     images, frames = [], []
     for frame in VideoSource(args.video):
         frames.append(FramePeople.from_people(detector(frame.image)))

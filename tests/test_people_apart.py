@@ -102,10 +102,10 @@ class OvershootingLandmarks(BlazePoseDetector):
         self.config = config
         self.reset()
 
-    def _detect_in(self, image, frame):
+    def _detect_in(self, image, frame, min_score=None):
         return [(Roi(100.0, 100.0, 160.0), 0.9, np.array([20.0, 20.0, 180.0, 180.0]))] if not self.followed else []
 
-    def landmarks(self, image, roi):
+    def landmarks(self, image, roi, min_presence=None):
         target = Roi(roi.cx, roi.cy, float(np.clip(200.0 - 1.5 * (roi.size - 200.0), 50.0, 800.0)))
         keypoints = np.zeros((33, 3))
         keypoints[:, 0] = np.linspace(roi.cx - roi.size / 4, roi.cx + roi.size / 4, 33)
@@ -348,3 +348,98 @@ def test_detector_settings_reach_the_detector():
     assert (made.threads, made.landmark_model, made.duplicate_oks) == (1, "heavy", DetectorConfig().duplicate_oks)
     with pytest.raises(InvalidInputError, match="landmark_model: staf sets it"):
         DemoConfig(detector_settings={"landmark_model": "full"})
+
+
+class CountingDetector(BlazePoseDetector):
+    """No models: ``people[frame]`` people are found in each frame (standing poses side by side);
+    records the tile scales of each frame's tiled pass and the presence each landmark pass asked."""
+
+    def __init__(self, config: DetectorConfig, people: list[int]) -> None:
+        self.config, self.people, self.tiled, self.asked = config, people, {}, []
+        self.reset()
+
+    def detect_tiled(self, image, followed=(), scales=None):
+        self.tiled[self.frame_index] = tuple(scales)
+        return self.detect(image)
+
+    def detect(self, image):
+        return [Roi(100.0 + 300 * index, 300.0, 250.0) for index in range(self.people[self.frame_index])]
+
+    def _regions(self, followed, detected):
+        return detected
+
+    def landmarks(self, image, roi, min_presence=None):
+        self.asked.append(min_presence)
+        keypoints = standing_pose(roi.cx, seed=int(roi.cx))
+        return Person(box=body_box(keypoints[:, :2], 1.1, 0.0), keypoints=keypoints, score=0.99, roi=roi,
+                      next_roi=roi)
+
+
+def test_the_tiled_pass_runs_on_schedule_and_while_someone_is_missing():
+    """All tile scales on frame 0 and every 15 frames; while fewer people are found than at some
+    frame of the last 15, the largest scale alone every 5 frames (from frame 35 on, the one who
+    went missing at 20 is forgotten); never with tile_every 0."""
+    counts = [2] * 20 + [1] * 25 + [2] * 15                    # someone missing in frames 20–44
+    detector = CountingDetector(DetectorConfig(), counts)
+    image = np.zeros((400, 800, 3), np.uint8)
+    for _ in counts:
+        detector(image)
+    full, largest = (1.0, 0.5), (1.0,)
+    assert detector.tiled == {0: full, 15: full, 21: largest, 26: largest, 30: full, 45: full}
+    quiet = CountingDetector(DetectorConfig(tile_every=0), counts)
+    for _ in counts:
+        quiet(image)
+    assert quiet.tiled == {}
+
+
+def test_a_small_wide_shape_is_no_person_and_an_unsure_piece_is_dropped():
+    """``wide_min_height``: a pose in a box wider than tall and under a fifth of the frame high is
+    dropped (a table's foot read as a person folded up); the same box a fifth high or more, or an
+    upright one, stays. An unsure detection's person (``unsure_score``) lying mostly inside
+    another's box is a piece of them; found from a sure detection, it stays (a child in front)."""
+    detector = BlazePoseDetector.__new__(BlazePoseDetector)
+    detector.config = DetectorConfig()
+    wide_small = Person(box=np.array([0.0, 0, 90, 60]), keypoints=np.zeros((33, 3)), score=0.99)
+    assert not detector._upright_or_large(wide_small, height=600)
+    assert detector._upright_or_large(wide_small, height=300)
+    assert detector._upright_or_large(Person(box=np.array([0.0, 0, 50, 60]), keypoints=np.zeros((33, 3)), score=0.99), 600)
+    adult_roi, leg_roi = Roi(200.0, 300.0, 500.0), Roi(210.0, 420.0, 200.0)
+    adult = Person(box=np.array([100.0, 50, 300, 550]), keypoints=np.zeros((33, 3)), score=0.99, roi=adult_roi)
+    leg = Person(box=np.array([180.0, 300, 240, 540]), keypoints=np.zeros((33, 3)), score=0.99, roi=leg_roi)
+    detector.unsure = {id(leg_roi)}
+    assert detector._without_unsure_pieces([adult, leg]) == [adult]
+    detector.unsure = set()
+    assert detector._without_unsure_pieces([adult, leg]) == [adult, leg]
+
+
+def test_unsure_detections_need_a_sure_landmark_model():
+    """A region from an unsure detection is read with presence ≥ ``unsure_min_presence``, the
+    others with the config's ``min_presence`` (None: the default)."""
+    detector = CountingDetector(DetectorConfig(unsure_min_presence=0.97), [2, 2])
+    image = np.zeros((400, 800, 3), np.uint8)
+    original = detector.detect_tiled
+
+    def one_unsure(image, followed=(), scales=None):
+        rois = original(image, followed, scales)
+        detector.unsure = {id(rois[1])}
+        return rois
+
+    detector.detect_tiled = one_unsure
+    detector(image)
+    assert detector.asked == [None, 0.97]
+
+
+def test_tracking_score_keeps_only_last_frames_matches():
+    """A track that matched person 1 long ago and person 0 in the last frame is kept for person 0
+    only: the one-to-one matching holds (no negative false count), and person 1, matched to
+    nobody, is a miss."""
+    from staf.evaluation.tracking import score_tracks
+
+    left, right = np.array([0.0, 0, 10, 20]), np.array([12.0, 0, 22, 20])
+    truth = np.array([[left, right]] * 3)
+    visible = np.ones((3, 2))
+    middle = np.array([6.0, 0, 16, 20])
+    truth[2] = [[5.0, 0, 15, 20], [7.0, 0, 17, 20]]                       # IoU 0.82 with both
+    tracks = {7: {0: right, 1: left, 2: middle}}
+    score = score_tracks(tracks, truth, visible)
+    assert (score.found, score.people, score.false, score.switches) == (3, 6, 0, 0)

@@ -52,13 +52,14 @@ def score_tracks(track_boxes: dict[int, dict[int, np.ndarray]], truth_boxes: np.
     """
     frames, count = truth_boxes.shape[:2]
     score = TrackingScore(0, 0, 0, 0, frames, len(track_boxes))
-    last_track = [None] * count
+    last_track = [None] * count                  # the track that matched each person last
+    previous: dict[int, int] = {}                # person → track, matched in the previous frame
     for frame in range(frames):
         ids = [track for track, boxes in track_boxes.items() if frame in boxes]
         boxes = np.array([track_boxes[track][frame] for track in ids]).reshape(-1, 4)
         overlaps = iou_matrix(boxes, truth_boxes[frame]).reshape(len(ids), count)
-        matched = {person: ids.index(last_track[person]) for person in range(count)
-                   if last_track[person] in ids and overlaps[ids.index(last_track[person]), person] >= min_iou}
+        matched = {person: ids.index(track) for person, track in previous.items()
+                   if track in ids and overlaps[ids.index(track), person] >= min_iou}
         free_rows = [row for row in range(len(ids)) if row not in matched.values()]
         free_people = [person for person in range(count) if person not in matched]
         rows, columns = linear_sum_assignment(-overlaps[np.ix_(free_rows, free_people)])
@@ -72,4 +73,5 @@ def score_tracks(track_boxes: dict[int, dict[int, np.ndarray]], truth_boxes: np.
             if last_track[person] is not None and last_track[person] != ids[row]:
                 score.switches += 1
             last_track[person] = ids[row]
+        previous = {person: ids[row] for person, row in matched.items()}
     return score

@@ -107,6 +107,17 @@ class DetectorConfig:
             detector scores them just over 0.5 (on renders: parts and blobs 0.52–0.55, people
             0.93–0.97; on ``sam2_01_dog.mp4`` the dog; real people in a blurred street, 0.57–0.91:
             0.6 keeps most of them, docs/demo.md).
+        wide_min_height: a pose whose box is wider than tall is a person only when the box is at
+            least this fraction of the frame high (0: always): the landmark model reads small
+            shapes (a table's foot, bins, a head cut by the frame's edge) as people folded into a
+            wide box, while real people that far away stand upright (on the ten clips of
+            docs/demo.md, 95 % of real people's boxes are under 0.65 as wide as high); a person
+            lying down, far away, is lost with them.
+        unsure_score, unsure_min_presence: a tile's detection scored from ``unsure_score`` up to
+            ``tile_min_score``, of a person the tile holds whole, is kept when the landmark model
+            is sure of the pose in it (presence ≥ ``unsure_min_presence``): the detector finds a
+            face and shoulders, which some people turn away or hold in shade, while the landmark
+            model sees the whole body (0: off).
         duplicate_oks: two poses are one person when their keypoint similarity (COCO's OKS, the
             larger of as-is and left-right exchanged: :mod:`staf.geometry.keypoints`) exceeds this,
             when their boxes overlap by more than ``same_box_iou``, or when one is a piece of the
@@ -143,6 +154,9 @@ class DetectorConfig:
     tile_scales: tuple[float, ...] = (1.0, 0.5)
     min_tile: int = 256
     tile_min_score: float = 0.6
+    wide_min_height: float = 0.2
+    unsure_score: float = 0.2
+    unsure_min_presence: float = 0.95
 
     def __post_init__(self) -> None:
         from staf.errors import InvalidInputError
@@ -151,7 +165,8 @@ class DetectorConfig:
             raise InvalidInputError(f"detector landmark model {self.landmark_model!r}: choose one of "
                                     f"{', '.join(LANDMARK_FILES)}")
 
-        for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou", "tile_min_score"):
+        for name in ("min_score", "nms_iou", "min_presence", "duplicate_iou", "tile_min_score", "unsure_score",
+                     "unsure_min_presence"):
             value = getattr(self, name)
             if not (0.0 <= value <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {value}")
@@ -162,7 +177,7 @@ class DetectorConfig:
         if not (self.same_region_ratio == 0.0 or 1.0 < self.same_region_ratio <= 10.0):
             raise InvalidInputError(f"detector same_region_ratio must be 0 (off) or in (1, 10], got "
                                     f"{self.same_region_ratio}")
-        for name in ("duplicate_oks", "same_box_iou", "overlap_min_seen", "same_region_offset"):
+        for name in ("duplicate_oks", "same_box_iou", "overlap_min_seen", "same_region_offset", "wide_min_height"):
             if not (0.0 <= getattr(self, name) <= 1.0):
                 raise InvalidInputError(f"detector {name} must be in [0, 1], got {getattr(self, name)}")
         if self.tile_every < 0 or self.min_tile < 32:
@@ -474,14 +489,20 @@ class BlazePoseDetector:
 
     def reset(self) -> None:
         self.followed = []
-        self.frame_index, self.last_tiled, self.counts = 0, None, []
+        self.frame_index, self.last_full, self.last_tiled, self.counts = 0, None, None, []
+        self.unsure: set[int] = set()             # ``id`` of this frame's unsure detections (detect_tiled)
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         """(H, W, 3) uint8 RGB → people, highest presence first."""
-        detected = self.detect_tiled(image) if self._tile_now() else self.detect(image)
         followed = self.followed if self.config.follow else []
+        self.unsure = set()
+        scales = self._tile_scales()
+        detected = self.detect_tiled(image, followed, scales) if scales else self.detect(image)
         rois = self._regions(followed, detected)
-        people = [person for person in (self.landmarks(image, roi) for roi in rois) if person is not None]
+        people = [self.landmarks(image, roi, self.config.unsure_min_presence if id(roi) in self.unsure else None)
+                  for roi in rois]
+        people = [person for person in people if person is not None and self._upright_or_large(person, image.shape[0])]
+        people = self._without_unsure_pieces(people)
         people = self._deduplicate(people, {id(roi) for roi in followed})[: self.config.max_people]
         self.counts = [*self.counts, len(people)][-max(1, self.config.tile_every):]
         self.followed = [damped_roi(person.roi, person.next_roi, self.config.follow_step, self.config.follow_tolerance)
@@ -489,44 +510,72 @@ class BlazePoseDetector:
         self.frame_index += 1
         return people
 
+    def _without_unsure_pieces(self, people: list[Person]) -> list[Person]:
+        """The people less those found from an unsure detection (``unsure_score``) whose box lies
+        more than half inside another person's: a leg or an arm of someone found already (a
+        person in front of another is found from a sure detection, their face)."""
+        sure = [person.box for person in people if id(person.roi) not in self.unsure]
+        return [person for person in people if id(person.roi) not in self.unsure
+                or not any(inside_share(person.box, box) > 0.5 for box in sure)]
+
+    def _upright_or_large(self, person: Person, height: int) -> bool:
+        """Not a small shape read as a person folded into a wide box (``wide_min_height``)."""
+        width, tall = person.box[2] - person.box[0], person.box[3] - person.box[1]
+        return width <= tall or tall >= self.config.wide_min_height * height
+
     def lost(self) -> bool:
         """Whether fewer people are found now than at some frame of the last ``tile_every``."""
         return bool(self.counts) and self.counts[-1] < max(self.counts)
 
-    def _tile_now(self) -> bool:
-        """The tiled pass's rule: the first frame, every ``tile_every`` frames, and while someone
-        found in the last ``tile_every`` frames is missing, every ``tile_every // 3``."""
+    def _tile_scales(self) -> tuple[float, ...]:
+        """The tile scales of this frame's tiled pass (none: no tiled pass): all of
+        ``tile_scales`` on the first frame and every ``tile_every`` frames; while someone found in
+        the last ``tile_every`` frames is missing, the largest alone every ``tile_every // 3``
+        frames (a person lost behind another comes back at the size they had; 4 detector runs on
+        a 16:9 frame instead of 19)."""
         every = self.config.tile_every
         if not every:
-            return False
-        since = None if self.last_tiled is None else self.frame_index - self.last_tiled
-        if since is None or since >= every or (self.lost() and since >= max(1, every // 3)):
-            self.last_tiled = self.frame_index
-            return True
-        return False
+            return ()
+        index = self.frame_index
+        if self.last_full is None or index - self.last_full >= every:
+            self.last_full = self.last_tiled = index
+            return self.config.tile_scales
+        if self.lost() and index - self.last_tiled >= max(1, every // 3):
+            self.last_tiled = index
+            return (max(self.config.tile_scales),)
+        return ()
 
-    def detect_tiled(self, image: np.ndarray, followed: list[Roi] = ()) -> list[Roi]:
-        """The whole-frame pass and one over each tile (:func:`tile_regions`), merged: of
-        detections whose boxes overlap by more than ``nms_iou``, the best-scored is kept. A tile's
+    def detect_tiled(self, image: np.ndarray, followed: list[Roi] = (), scales: tuple[float, ...] | None = None
+                     ) -> list[Roi]:
+        """The whole-frame pass and one over each tile (:func:`tile_regions` of ``scales``,
+        default ``tile_scales``), merged: of
+        detections whose boxes overlap by more than ``nms_iou``, the first is kept, sure before
+        unsure (``unsure_score``: their ``id`` goes to :attr:`unsure`), then whole people before
+        parts, then by score. A tile's
         detection of a person the tile does not hold whole (:func:`holds_person`) is kept only
         while nobody is followed and no other detection covers it (a person walking into an empty
         frame, cut by its edge): otherwise it is most often a part of someone found already, whose
         box it would make jump (on large stills, measured in docs/demo.md)."""
         height, width = image.shape[:2]
-        found = [(*item, True) for item in self._detect_in(image, whole_frame(width, height))]
-        for tile in tile_regions(width, height, self.config.tile_scales, self.config.min_tile):
-            found += [(*item, tile.size >= min(width, height) or holds_person(tile, item[0], width, height))
-                      for item in self._detect_in(image, tile) if item[1] >= self.config.tile_min_score]
-        found.sort(key=lambda item: (not item[3], -item[1]))     # whole people first, then parts
+        config = self.config
+        found = [(*item, True, True) for item in self._detect_in(image, whole_frame(width, height))]
+        lowest = min(config.tile_min_score, config.unsure_score or 1.0)
+        for tile in tile_regions(width, height, config.tile_scales if scales is None else scales, config.min_tile):
+            for roi, score, box in self._detect_in(image, tile, lowest):
+                whole = tile.size >= min(width, height) or holds_person(tile, roi, width, height)
+                if score >= config.tile_min_score or whole:                 # unsure parts: never
+                    found.append((roi, score, box, whole, score >= config.tile_min_score))
+        found.sort(key=lambda item: (not item[4], not item[3], -item[1]))    # sure, whole people first
         kept: list[tuple] = []
-        taken = [roi.bounds() for roi in followed]
-        for roi, score, box, whole in found:
+        for roi, score, box, whole, sure in found:
             boxes = np.array([other[2] for other in kept]).reshape(-1, 4)
-            if (iou_matrix(box, boxes) > self.config.nms_iou).any():
+            if (iou_matrix(box, boxes) > config.nms_iou).any():
                 continue
-            if not whole and (taken or any(inside_share(box, other) > 0.3 for other in boxes)):
+            if not whole and (followed or any(inside_share(box, other) > 0.3 for other in boxes)):
                 continue
             kept.append((roi, score, box, whole))
+            if not sure:
+                self.unsure.add(id(roi))
         return [item[0] for item in kept]
 
     def _regions(self, followed: list[Roi], detected: list[Roi]) -> list[Roi]:
@@ -551,13 +600,14 @@ class BlazePoseDetector:
         height, width = image.shape[:2]
         return [roi for roi, _, _ in self._detect_in(image, whole_frame(width, height))]
 
-    def _detect_in(self, image: np.ndarray, frame: Roi) -> list[tuple[Roi, float, np.ndarray]]:
+    def _detect_in(self, image: np.ndarray, frame: Roi, min_score: float | None = None
+                   ) -> list[tuple[Roi, float, np.ndarray]]:
         """Detector pass over the square ``frame`` of the image → (ROI, score, (4,) box x1 y1 x2 y2)
-        of each person found, in the image's pixels."""
+        of each person scored ``min_score`` (default: the config's) or more, in the image's pixels."""
         tensor = warp_roi(image, frame, DETECTOR_SIZE, replicate=False).astype(np.float32) / 127.5 - 1.0
         raw_boxes, raw_scores = self._run(self.detector, tensor)
         raw_boxes, scores = raw_boxes.reshape(-1, 12), _sigmoid(raw_scores.reshape(-1))
-        keep = scores >= self.config.min_score
+        keep = scores >= (self.config.min_score if min_score is None else min_score)
         if not keep.any():
             return []
         raw, anchors, scores = raw_boxes[keep] / DETECTOR_SIZE, self.anchors[keep], scores[keep]
@@ -572,15 +622,16 @@ class BlazePoseDetector:
             found.append((alignment_roi(pixels[0], pixels[1]), score, corners))
         return found
 
-    def landmarks(self, image: np.ndarray, roi: Roi) -> Person | None:
-        """Landmark pass inside one ROI → the person, or None when no pose is present."""
+    def landmarks(self, image: np.ndarray, roi: Roi, min_presence: float | None = None) -> Person | None:
+        """Landmark pass inside one ROI → the person, or None when no pose is present (presence
+        under ``min_presence``, default: the config's)."""
         if not (roi.size > 1 and math.isfinite(roi.size)):
             return None
         tensor = warp_roi(image, roi, LANDMARK_SIZE, replicate=True).astype(np.float32) / 255.0
         outputs = self._run(self.landmarker, tensor)
         raw = outputs[0].reshape(39, 5)
         presence = float(np.asarray(outputs[1]).reshape(-1)[0])       # a probability already
-        if presence < self.config.min_presence:
+        if presence < (self.config.min_presence if min_presence is None else min_presence):
             return None
         normalised = raw[:, :2] / LANDMARK_SIZE
         if self.config.refine:
