@@ -333,7 +333,8 @@ def cases() -> list[Case]:
                     "tile_every=x", "min_tile=8", "tile_scales=[2.0]", "tile_scales=[.nan]", "tile_scales=0.5",
                     "follow_step=0", "follow_step=.nan", "follow_tolerance=0.9", "same_region_ratio=0.5",
                     "same_region_ratio=.inf", "same_region_offset=-0.1", "duplicate_oks=1.5", "same_box_iou=.nan",
-                    "overlap_min_seen=2", "tile_min_score=-1", "follow=maybe", "tile_every=[&a [1], *a]"],
+                    "overlap_min_seen=2", "tile_min_score=-1", "follow=maybe", "tile_every=[&a [1], *a]",
+                    "wide_min_height=1.5", "unsure_score=.nan", "unsure_min_presence=-0.5"],
                    "--detector-set")
     out.append(Case("demo --detector-set with --boxes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--boxes",
                                                                        str(a / "boxes.json"), "--detector-set", "tile_every=0"],
