@@ -112,7 +112,8 @@ class DetectorConfig:
             shapes (a table's foot, bins, a head cut by the frame's edge) as people folded into a
             wide box, while real people that far away stand upright (on the ten clips of
             docs/demo.md, 95 % of real people's boxes are under 0.65 as wide as high); a person
-            lying down, far away, is lost with them.
+            lying down, far away, is lost with them, and so are bad readings of real people (a
+            player's head and raised arms).
         unsure_score, unsure_min_presence: a tile's detection scored from ``unsure_score`` up to
             ``tile_min_score``, of a person the tile holds whole, is kept when the landmark model
             is sure of the pose in it (presence ≥ ``unsure_min_presence``): the detector finds a
