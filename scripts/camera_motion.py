@@ -1,0 +1,69 @@
+"""The camera's rotation on real clips (issue 32, part 1): per-frame turn, the whole clip's turn,
+and the speed of the estimate, with the people (BlazePose's boxes) left out of the background.
+
+    python scripts/camera_motion.py --clips ../shared/media --only sports2d_walk.mp4 gvhmr_tennis.mp4 phalp_vid.mp4 --json runs/camera_motion.json
+
+The focal length is ``staf demo``'s default (the image diagonal). Pan, tilt and roll are the
+YXZ Euler angles of the last frame's camera against the first's (degrees; pan > 0: to the
+right). Detector and camera-motion times are measured one after the other in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from staf.geometry.camera_motion import estimate_camera_rotations
+from staf.geometry.cameras import default_focal_length
+from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
+from staf.inference.video import VideoSource
+
+
+def clip_report(path: Path, detector: BlazePoseDetector, max_frames: int) -> dict:
+    source = VideoSource(path)
+    frames = [frame.image for frame in source][:max_frames]
+    height, width = frames[0].shape[:2]
+    focal = default_focal_length(width, height)
+    intrinsics = np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1.0]])
+    detector.reset()
+    clock = time.perf_counter()
+    boxes = [np.array([person.box for person in detector(image)]).reshape(-1, 4) for image in frames]
+    detect_seconds, clock = time.perf_counter() - clock, time.perf_counter()
+    found = estimate_camera_rotations(frames, intrinsics, boxes)
+    motion_seconds = time.perf_counter() - clock
+    steps = found.angles_degrees()[1:]
+    pan, tilt, roll = Rotation.from_matrix(found.rotations[-1].T).as_euler("yxz", degrees=True)
+    return {"frames": len(frames), "size": [width, height], "known": float(found.known[1:].mean()),
+            "median_inliers": float(np.median(found.inliers[1:])),
+            "step_degrees_median": float(np.median(steps)), "step_degrees_max": float(steps.max()),
+            "whole_clip_degrees": float(np.degrees(Rotation.from_matrix(found.rotations[-1]).magnitude())),
+            "pan_tilt_roll_degrees": [float(pan), float(tilt), float(roll)],
+            "camera_motion_fps": len(frames) / motion_seconds, "detector_fps": len(frames) / detect_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=Path, required=True)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--max-frames", type=int, default=300)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    detector = BlazePoseDetector(DetectorConfig())
+    report = {}
+    for path in sorted(p for p in args.clips.iterdir() if p.suffix in (".mp4", ".avi", ".mov", ".webm")):
+        if args.only and path.name not in args.only:
+            continue
+        report[path.name] = clip_report(path, detector, args.max_frames)
+        print(path.name, json.dumps(report[path.name]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
