@@ -308,7 +308,8 @@ def test_quiet_means_quiet_and_verbose_shows_the_libraries(scene, tmp_path):
     import sys
 
     arguments = [sys.executable, "-m", "staf", "demo", str(scene["frames"]), "--mean-pose", "--no-render",
-                 "--end", "0.4", "--min-track-length", "3", "--quiet"]
+                 "--end", "0.4", "--min-track-length", "3", "--quiet", "--static-camera"]   # (the scene's flat
+    # backdrop has too few corners for the camera stage, which rightly warns; --static-camera skips it)
     quiet = subprocess.run([*arguments, "--out", str(tmp_path / "quiet")], capture_output=True, text=True)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     loud = subprocess.run([*arguments, "--out", str(tmp_path / "loud"), "--verbose"], capture_output=True, text=True)

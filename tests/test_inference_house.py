@@ -132,7 +132,7 @@ def test_a_stage_and_a_detector_supplied_by_a_test(clip, body, tmp_path):
     assert detector.finished == list(range(FRAMES)) and plain.tracks == {0: FRAMES}
     shifted = run_demo(clip["frames"], tmp_path / "shifted", clip["model"], CropRule(), config,
                        detector=GivenPeople(clip["boxes"]), stages=(*STAGES, shift), progress=False)
-    assert list(shifted.seconds) == ["read+detect", "track", "crop", "recover", "shift", "write"]
+    assert list(shifted.seconds) == ["read+detect", "track", "crop", "recover", "camera", "shift", "write"]
     record = shift.seen[0]                                  # the detector's output reached the record
     np.testing.assert_array_equal(record.keypoints, np.stack([detector.keypoints(i) for i in range(FRAMES)]))
     np.testing.assert_array_equal(record.world_landmarks, np.stack([detector.world(i) for i in range(FRAMES)]))

@@ -160,6 +160,9 @@ def build_parser() -> ArgumentParser:
                       help=f"L-BFGS iterations of the fit per track (default {REFINE_ITERATIONS})")
     demo.add_argument("--refine-weight", action="append", default=[], metavar="TERM=VALUE",
                       help="weight of a term of the fit: " + ", ".join(REFINE_WEIGHTS) + " (repeatable)")
+    demo.add_argument("--static-camera", action="store_true",
+                      help="the camera stands still: skip finding its rotation from the background (staf_output's "
+                           "camera_R is then the identity)")
     demo.add_argument("--no-render", action="store_true", help="skip overlay.mp4")
     demo.add_argument("--side-view", action="store_true", help="add a side view beside the overlay")
     demo.add_argument("--obj", action="store_true", help="also write an OBJ mesh per track and frame under meshes/")
@@ -552,7 +555,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         render=not args.no_render, side_view=args.side_view, obj=args.obj,
                         precision=args.precision, formats=parse_formats(args.formats, args.obj),
                         refine=args.refine, refine_settings=refine_settings(args), detector=args.detector,
-                        detector_settings=parse_key_values(args.detector_set, "--detector-set"))
+                        detector_settings=parse_key_values(args.detector_set, "--detector-set"),
+                        static_camera=args.static_camera)
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

@@ -46,7 +46,8 @@ class ExportContext:
     def arrays(self, record: PersonTrack) -> dict[str, np.ndarray]:
         """The record's per-frame arrays as written to ``staf_output.pkl`` (computed once)."""
         if record.track_id not in self._arrays:
-            self._arrays[record.track_id] = track_arrays(record, self.camera, self.image_size, self.focal)
+            arrays = track_arrays(record, self.camera, self.image_size, self.focal)
+            self._arrays[record.track_id] = {**arrays, **world_arrays(record, arrays, self.body)}
         return self._arrays[record.track_id]
 
     def rest(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +87,27 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
         "rotmat": prediction.rotmat.numpy(),
         **(network_arrays(record, model_camera, image_size, focal) if record.network is not None else {}),
     }
+
+
+def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body) -> dict[str, np.ndarray]:
+    """The bodies in the first camera's frame (:func:`staf.geometry.world.bodies_in_world`):
+    ``camera_R`` (N, 3, 3) first camera → each frame's (the identity for a still camera:
+    ``--static-camera``), ``camera_t`` (N, 3, zero: the camera's translation is not estimated
+    yet), ``world_rotmat`` (N, 3, 3) the root's rotation and ``world_transl`` (N, 3), so that
+    ``body(θ with world_rotmat as its root, β) + world_transl`` is the body in the world."""
+    from staf.geometry.world import bodies_in_world
+
+    count = len(record)
+    rotations = (np.broadcast_to(np.eye(3), (count, 3, 3)) if record.camera_rotations is None
+                 else np.asarray(record.camera_rotations, np.float64))
+    template = body.v_template
+    with torch.no_grad():
+        rest = body(torch.zeros(count, 72, dtype=template.dtype, device=template.device),
+                    torch.as_tensor(arrays["betas"]).to(template))
+    root_joint = rest.joints[:, 0].double().cpu().numpy()
+    world_rotmat, world_transl = bodies_in_world(arrays["rotmat"][:, 0], arrays["transl"], root_joint, rotations)
+    return {"camera_R": rotations.astype(np.float32), "camera_t": np.zeros((count, 3), np.float32),
+            "world_rotmat": world_rotmat.astype(np.float32), "world_transl": world_transl.astype(np.float32)}
 
 
 class PklExporter:

@@ -74,6 +74,8 @@ class DemoConfig:
             (``--detector-set KEY=VALUE``: the tiled pass, following, duplicates), checked here.
         refine: fit the bodies to the detector's keypoints and world landmarks (stage ``refine``,
             :mod:`staf.inference.refine`), with ``refine_settings`` (iterations and weights).
+        static_camera: take the camera as still (skip the stage ``camera``, which finds its
+            rotation from the background).
     """
 
     start: float = 0.0
@@ -95,6 +97,7 @@ class DemoConfig:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     refine: bool = True
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
+    static_camera: bool = False
 
     def __post_init__(self) -> None:
         for flag, value in (("--focal", self.focal_length), ("--max-people", self.max_people),

@@ -46,6 +46,8 @@ class PersonTrack:
             (the refine stage's bodies are placed by :class:`~staf.geometry.cameras.CliffCamera`).
         network: the network's own prediction once a later stage (refine) replaced it, else None.
         network_camera: the rule that places ``network`` (None: the model's).
+        camera_rotations: (N, 3, 3) the camera's rotation in each frame, first camera → this
+            frame's (the camera stage), or None (a still camera).
     """
 
     track_id: int
@@ -64,6 +66,7 @@ class PersonTrack:
     camera: CropCamera | None = None
     network: BodyPrediction | None = None
     network_camera: CropCamera | None = None
+    camera_rotations: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)

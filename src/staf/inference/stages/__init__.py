@@ -10,7 +10,9 @@ filled in further. :data:`STAGES` is the default order:
 2. ``recover`` (:mod:`.recover`): the model's body per frame;
 3. ``smooth`` (:mod:`.smooth`, ``--smooth``): One-Euro filtering of the bodies;
 4. ``refine`` (:mod:`.refine`, ``--refine``): the bodies fitted to the detector's keypoints and
-   world landmarks.
+   world landmarks;
+5. ``camera`` (:mod:`.camera`, unless ``--static-camera``): the camera's rotation per frame from
+   the background (a third pass over the frames).
 
 Adding a stage is one file here with such a class and one entry in :data:`STAGES` (or a
 ``stages=`` list given to :func:`staf.inference.pipeline.run_demo`).
@@ -57,6 +59,7 @@ from staf.inference.stages.crop import CropStage  # noqa: E402 — the stages im
 from staf.inference.stages.recover import RecoverStage  # noqa: E402
 from staf.inference.stages.refine import RefineStage  # noqa: E402
 from staf.inference.stages.smooth import SmoothStage  # noqa: E402
+from staf.inference.stages.camera import CameraStage  # noqa: E402
 
 #: the default stages, in order
-STAGES: tuple[Stage, ...] = (CropStage(), RecoverStage(), SmoothStage(), RefineStage())
+STAGES: tuple[Stage, ...] = (CropStage(), RecoverStage(), SmoothStage(), RefineStage(), CameraStage())
