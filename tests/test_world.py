@@ -44,8 +44,10 @@ def test_demo_writes_the_camera_and_the_world_bodies(tmp_path, static):
     """``staf demo`` on a rendered clip writes camera_R, camera_t, world_rotmat and world_transl
     per track; they compose back to the camera-frame bodies (``R world_transl`` relation of
     bodies_in_world); with --static-camera camera_R is the identity and the world bodies are the
-    camera's."""
+    camera's, their depth steadied."""
     import joblib
+
+    from staf.geometry.world import steady_depth
 
     from staf.cli import main
     from staf.data.synthetic import SynthConfig, synthesize
@@ -66,4 +68,28 @@ def test_demo_writes_the_camera_and_the_world_bodies(tmp_path, static):
         assert np.allclose(np.einsum("tij,tjk->tik", rotations, track["world_rotmat"]), track["rotmat"][:, 0], atol=1e-5)
         if static:
             assert np.array_equal(rotations, np.broadcast_to(np.eye(3), rotations.shape))
-            assert np.allclose(track["world_transl"], track["transl"], atol=1e-6)
+            steady = steady_depth(track["transl"].astype(np.float64), 61)          # 2 s at the folder's 30 fps
+            assert np.allclose(track["world_transl"], steady, atol=1e-5)
+            assert not np.allclose(steady, track["transl"], atol=1e-4)               # the depth was steadied
+
+
+def test_steady_depth_takes_the_swing_out_and_keeps_each_ray():
+    """A walk across the view at 1.2 m/s, 6 m away, its depth swinging by ±10 % frame to frame
+    (as CLIFF's per-frame depth does): steadied over 2 s the path is as long as the walk within
+    10 % (raw: over twice), every translation stays on its ray through the camera, and a body
+    approaching on a log-quadratic depth curve is left where it is (to 1e-9 m)."""
+    from staf.geometry.world import steady_depth
+
+    rng = np.random.default_rng(5)
+    frames = 120
+    t = np.arange(frames) / 30.0
+    truth = np.stack([-1.0 + 1.2 * t, np.full(frames, 0.3), np.full(frames, 6.0)], 1)
+    swung = truth * (1 + rng.uniform(-0.1, 0.1, frames))[:, None]
+    steady = steady_depth(swung, 61)
+    length = lambda path: np.linalg.norm(np.diff(path[:, [0, 2]], axis=0), axis=1).sum()  # noqa: E731
+    walked = length(truth)
+    assert length(swung) > 2 * walked and abs(length(steady) - walked) < 0.1 * walked
+    assert np.abs(np.cross(steady, swung)).max() < 1e-9                      # the same rays
+    approaching = np.stack([0.2 * t, 0.1 * t, np.exp(np.log(8.0) - 0.3 * t + 0.05 * t ** 2)], 1)
+    assert np.abs(steady_depth(approaching, 61) - approaching).max() < 1e-9
+    assert np.array_equal(steady_depth(swung[:3], 61), swung[:3])            # too short: unchanged

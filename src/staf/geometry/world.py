@@ -6,6 +6,10 @@ sees the world by ``x_cam = R_t x_world + c_t``. The same body in the world is t
 ``x_world = Rᵀ_t (x_cam − c_t) = (Rᵀ_t G) (x − j) + j + world_transl`` with
 
     world_rotmat = Rᵀ_t G,   world_transl = Rᵀ_t (j + transl − c_t) − j.
+
+A body's distance from the camera comes from one frame at a time (CLIFF's rule from the box and
+the network's scale) and swings from frame to frame; :func:`steady_depth` takes the swing out
+before the bodies go into the world.
 """
 
 from __future__ import annotations
@@ -26,3 +30,19 @@ def bodies_in_world(root_rotmat: np.ndarray, transl: np.ndarray, root_joint: np.
     world_rotmat = np.einsum("tji,tjk->tik", camera_rotations, root_rotmat)
     world_transl = np.einsum("tji,tj->ti", camera_rotations, joint + transl - shift) - joint
     return world_rotmat, world_transl
+
+
+def steady_depth(transl: np.ndarray, window: int, order: int = 2) -> np.ndarray:
+    """(T, 3) camera-frame translations with their depth steadied: the logarithm of z smoothed by
+    a Savitzky–Golay filter (``scipy.signal.savgol_filter``: a polynomial of ``order`` fitted
+    over ``window`` frames around each, odd, at most T) and each translation scaled to the new
+    depth, so that every body stays on its ray through the camera (it projects where it did).
+    Tracks shorter than ``order + 2`` frames, or ``window`` < 3, are returned unchanged."""
+    from scipy.signal import savgol_filter
+
+    transl = np.asarray(transl, np.float64)
+    window = min(int(window), len(transl) - (1 - len(transl) % 2))
+    if window < max(3, order + 2) or (transl[:, 2] <= 0).any():
+        return transl.copy()
+    depth = np.exp(savgol_filter(np.log(transl[:, 2]), window, order, mode="interp"))
+    return transl * (depth / transl[:, 2])[:, None]

@@ -47,7 +47,7 @@ class ExportContext:
         """The record's per-frame arrays as written to ``staf_output.pkl`` (computed once)."""
         if record.track_id not in self._arrays:
             arrays = track_arrays(record, self.camera, self.image_size, self.focal)
-            self._arrays[record.track_id] = {**arrays, **world_arrays(record, arrays, self.body)}
+            self._arrays[record.track_id] = {**arrays, **world_arrays(record, arrays, self.body, self.fps)}
         return self._arrays[record.track_id]
 
     def rest(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
@@ -89,13 +89,19 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
     }
 
 
-def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body) -> dict[str, np.ndarray]:
+#: the depth of a track's bodies is steadied over this many seconds before they go into the world
+DEPTH_WINDOW_SECONDS = 2.0
+
+
+def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float) -> dict[str, np.ndarray]:
     """The bodies in the first camera's frame (:func:`staf.geometry.world.bodies_in_world`):
     ``camera_R`` (N, 3, 3) first camera → each frame's (the identity for a still camera:
     ``--static-camera``), ``camera_t`` (N, 3, zero: the camera's translation is not estimated
     yet), ``world_rotmat`` (N, 3, 3) the root's rotation and ``world_transl`` (N, 3), so that
-    ``body(θ with world_rotmat as its root, β) + world_transl`` is the body in the world."""
-    from staf.geometry.world import bodies_in_world
+    ``body(θ with world_rotmat as its root, β) + world_transl`` is the body in the world; the
+    bodies' depth steadied over :data:`DEPTH_WINDOW_SECONDS` first
+    (:func:`staf.geometry.world.steady_depth`; ``transl`` keeps each frame's own)."""
+    from staf.geometry.world import bodies_in_world, steady_depth
 
     count = len(record)
     rotations = (np.broadcast_to(np.eye(3), (count, 3, 3)) if record.camera_rotations is None
@@ -105,7 +111,8 @@ def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body) -> di
         rest = body(torch.zeros(count, 72, dtype=template.dtype, device=template.device),
                     torch.as_tensor(arrays["betas"]).to(template))
     root_joint = rest.joints[:, 0].double().cpu().numpy()
-    world_rotmat, world_transl = bodies_in_world(arrays["rotmat"][:, 0], arrays["transl"], root_joint, rotations)
+    steady = steady_depth(arrays["transl"], round(DEPTH_WINDOW_SECONDS * fps) | 1)
+    world_rotmat, world_transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations)
     return {"camera_R": rotations.astype(np.float32), "camera_t": np.zeros((count, 3), np.float32),
             "world_rotmat": world_rotmat.astype(np.float32), "world_transl": world_transl.astype(np.float32)}
 
