@@ -41,16 +41,15 @@ def test_world_bodies_match_a_float64_recomputation():
 
 @pytest.mark.parametrize("static", [False, True])
 def test_demo_writes_the_camera_and_the_world_bodies(tmp_path, static):
-    """``staf demo`` on a rendered clip writes camera_R, camera_t, world_rotmat and world_transl
-    per track; they compose back to the camera-frame bodies (``R world_transl`` relation of
-    bodies_in_world); with --static-camera camera_R is the identity and the world bodies are the
-    camera's, their depth steadied."""
+    """``staf demo`` on a rendered clip writes camera_R, camera_t, world_rotmat, world_transl and
+    contacts per track, and they compose back: ``camera_R · world_rotmat`` is the root's rotation
+    in the camera, ``camera_R (j + world_transl) + camera_t`` the root joint in the camera (its
+    depth steadied); with --static-camera camera_R is the same in every frame."""
     import joblib
-
-    from staf.geometry.world import steady_depth
 
     from staf.cli import main
     from staf.data.synthetic import SynthConfig, synthesize
+    from staf.geometry.world import steady_depth
 
     synthesize(SynthConfig(sequences=1, frames=12, size=160, seed=3, split="w"), tmp_path / "synth", progress=False)
     out = tmp_path / "out"
@@ -59,18 +58,24 @@ def test_demo_writes_the_camera_and_the_world_bodies(tmp_path, static):
     assert main(argv + (["--static-camera"] if static else [])) == 0
     tracks = joblib.load(out / "staf_output.pkl")
     assert tracks
+    body = BodyModel.load(dtype=torch.float64)
     for track in tracks.values():
         count = len(track["frame_ids"])
-        for key, shape in (("camera_R", (3, 3)), ("camera_t", (3,)), ("world_rotmat", (3, 3)), ("world_transl", (3,))):
+        for key, shape in (("camera_R", (3, 3)), ("camera_t", (3,)), ("world_rotmat", (3, 3)), ("world_transl", (3,)),
+                           ("contacts", (4,))):
             assert track[key].shape == (count, *shape)
+        assert track["contacts"].dtype == bool
         rotations = track["camera_R"].astype(np.float64)
         assert np.allclose(np.einsum("tij,tkj->tik", rotations, rotations), np.eye(3), atol=1e-5)
         assert np.allclose(np.einsum("tij,tjk->tik", rotations, track["world_rotmat"]), track["rotmat"][:, 0], atol=1e-5)
+        with torch.no_grad():
+            joint = body(torch.zeros(count, 72, dtype=torch.float64), torch.tensor(track["betas"], dtype=torch.float64)
+                         ).joints[:, 0].numpy()
+        seen = np.einsum("tij,tj->ti", rotations, joint + track["world_transl"]) + track["camera_t"]
+        steady = steady_depth(track["transl"].astype(np.float64), 61)            # 2 s at the folder's 30 fps
+        assert np.allclose(seen, joint + steady, atol=1e-4)
         if static:
-            assert np.array_equal(rotations, np.broadcast_to(np.eye(3), rotations.shape))
-            steady = steady_depth(track["transl"].astype(np.float64), 61)          # 2 s at the folder's 30 fps
-            assert np.allclose(track["world_transl"], steady, atol=1e-5)
-            assert not np.allclose(steady, track["transl"], atol=1e-4)               # the depth was steadied
+            assert np.allclose(rotations, rotations[:1], atol=1e-7)
 
 
 def test_steady_depth_takes_the_swing_out_and_keeps_each_ray():

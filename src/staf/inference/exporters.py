@@ -41,13 +41,30 @@ class ExportContext:
     focal: float
     fps: float
     _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
+    ground_fitted: bool | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
 
+    def prepare(self, records: list[PersonTrack]) -> None:
+        """Every record's arrays, and the world all of them share (:mod:`staf.geometry.ground`:
+        the ground under the contact feet of every track, gravity along its normal)."""
+        from staf.geometry.ground import SMPL_FEET, ground_and_world
+
+        plain = {record.track_id: track_arrays(record, self.camera, self.image_size, self.focal) for record in records}
+        first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, self.fps)
+                 for record in records}
+        if not records:
+            return
+        bodies = [first[record.track_id] for record in records]
+        contacts, gravity, origin, fitted = ground_and_world([b.joints[:, list(SMPL_FEET)] for b in bodies], self.fps,
+                                                             bodies[0].joints[0, 0])
+        self.ground_fitted = fitted
+        for record, body, touching in zip(records, bodies, contacts):
+            self._arrays[record.track_id] = {**plain[record.track_id], **world_arrays(body, gravity, origin, touching)}
+
     def arrays(self, record: PersonTrack) -> dict[str, np.ndarray]:
-        """The record's per-frame arrays as written to ``staf_output.pkl`` (computed once)."""
+        """The record's per-frame arrays as written to ``staf_output.pkl`` (:meth:`prepare`d once)."""
         if record.track_id not in self._arrays:
-            arrays = track_arrays(record, self.camera, self.image_size, self.focal)
-            self._arrays[record.track_id] = {**arrays, **world_arrays(record, arrays, self.body, self.fps)}
+            self.prepare([record])
         return self._arrays[record.track_id]
 
     def rest(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
@@ -93,14 +110,23 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
 DEPTH_WINDOW_SECONDS = 2.0
 
 
-def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float) -> dict[str, np.ndarray]:
-    """The bodies in the first camera's frame (:func:`staf.geometry.world.bodies_in_world`):
-    ``camera_R`` (N, 3, 3) first camera → each frame's (the identity for a still camera:
-    ``--static-camera``), ``camera_t`` (N, 3, zero: the camera's translation is not estimated
-    yet), ``world_rotmat`` (N, 3, 3) the root's rotation and ``world_transl`` (N, 3), so that
-    ``body(θ with world_rotmat as its root, β) + world_transl`` is the body in the world; the
-    bodies' depth steadied over :data:`DEPTH_WINDOW_SECONDS` first
-    (:func:`staf.geometry.world.steady_depth`; ``transl`` keeps each frame's own)."""
+@dataclasses.dataclass
+class FirstCameraBodies:
+    """One record's bodies in the first camera's frame, depth steadied: root rotations (N, 3, 3),
+    translations (N, 3), rest root joints (N, 3), the 24 joints (N, 24, 3), camera rotations
+    (N, 3, 3) first camera → each frame's."""
+
+    rotmat: np.ndarray
+    transl: np.ndarray
+    root_joint: np.ndarray
+    joints: np.ndarray
+    camera_rotations: np.ndarray
+
+
+def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float) -> FirstCameraBodies:
+    """The record's bodies taken into the first camera's frame (:func:`staf.geometry.world.bodies_in_world`)
+    after their depth is steadied over :data:`DEPTH_WINDOW_SECONDS` (:func:`staf.geometry.world.steady_depth`;
+    ``transl`` keeps each frame's own)."""
     from staf.geometry.world import bodies_in_world, steady_depth
 
     count = len(record)
@@ -112,9 +138,30 @@ def world_arrays(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: 
                     torch.as_tensor(arrays["betas"]).to(template))
     root_joint = rest.joints[:, 0].double().cpu().numpy()
     steady = steady_depth(arrays["transl"], round(DEPTH_WINDOW_SECONDS * fps) | 1)
-    world_rotmat, world_transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations)
-    return {"camera_R": rotations.astype(np.float32), "camera_t": np.zeros((count, 3), np.float32),
-            "world_rotmat": world_rotmat.astype(np.float32), "world_transl": world_transl.astype(np.float32)}
+    rotmat, transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations)
+    joints = np.einsum("tji,tnj->tni", rotations, record.prediction.joints.double().numpy() + steady[:, None])
+    return FirstCameraBodies(rotmat, transl, root_joint, joints, rotations)
+
+
+def world_arrays(first: FirstCameraBodies, gravity: np.ndarray, origin: np.ndarray, contacts: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """One record's bodies in the world with gravity (:mod:`staf.geometry.ground`: ``x_world =
+    R_g (x_first_camera − origin)``): ``world_rotmat`` (N, 3, 3) the root's rotation and
+    ``world_transl`` (N, 3), so that ``body(θ with world_rotmat as its root, β) + world_transl``
+    is the body in the world; ``camera_R`` (N, 3, 3) and ``camera_t`` (N, 3) with ``x_camera =
+    camera_R x_world + camera_t`` (a still camera's rotation with ``--static-camera``; the
+    camera's own translation is not estimated yet, so ``camera_t`` is only the world's origin
+    seen from it); ``contacts`` (N, 4) left and right ankle and foot on the ground."""
+    from staf.geometry.world import bodies_in_world
+
+    count = len(first.transl)
+    rotmat, transl = bodies_in_world(first.rotmat, first.transl, first.root_joint,
+                                     np.broadcast_to(gravity.T, (count, 3, 3)), np.broadcast_to(origin, (count, 3)))
+    camera_rotation = np.einsum("tij,kj->tik", first.camera_rotations, gravity)
+    camera_shift = np.einsum("tij,j->ti", first.camera_rotations, origin)
+    return {"camera_R": camera_rotation.astype(np.float32), "camera_t": camera_shift.astype(np.float32),
+            "world_rotmat": rotmat.astype(np.float32), "world_transl": transl.astype(np.float32),
+            "contacts": np.asarray(contacts, bool)}
 
 
 class PklExporter:
@@ -213,6 +260,7 @@ def export(folder: Path, records: list[PersonTrack], formats: tuple[str, ...], c
            progress: bool = True) -> list[str]:
     """Write ``formats`` for ``records`` into ``folder``; the file names written, in order."""
     chosen = [EXPORTERS[name] for name in formats]
+    context.prepare(records)
     files: list[str] = []
     for exporter in chosen:
         if hasattr(exporter, "write"):

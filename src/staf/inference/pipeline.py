@@ -137,6 +137,7 @@ class DemoSummary:
     seconds: dict[str, float]
     video: dict
     detected_frames: int = 0
+    world: dict = dataclasses.field(default_factory=dict)
 
     def lines(self) -> list[str]:
         total = sum(self.seconds.values())
@@ -235,15 +236,20 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
              "rotation": info.rotation, "mirrored": info.mirrored, "reader": info.reader, "focal_length": focal,
              "declared_frames": source.expected_frames(), "frames_read": len(frame_ids)}
     summary = DemoSummary({record.track_id: len(record) for record in records}, len(frame_ids),
-                          files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people))
+                          files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people),
+                          {"ground": "fitted to the contact feet" if exports.ground_fitted else "the first camera's up",
+                           "camera_rotation": "still (--static-camera)" if config.static_camera else "from the background"})
     write_manifest(staging / MANIFEST, manifest(summary, config, crop_rule, model))
     publish(staging, out, summary.files)
     return summary
 
 
 def manifest(summary: DemoSummary, config: DemoConfig, crop_rule: CropRule, model: MeshRecoveryModel) -> dict:
-    """``staf_demo.json``: the video, frames, tracks, files, timings, settings, crop rule, model."""
+    """``staf_demo.json``: the video, frames, tracks, files, timings, how the world was set up
+    (the ground fitted or the camera's up; the camera's rotation found or still), settings, crop
+    rule, model."""
     return {"video": summary.video, "frames": summary.frames, "detected_frames": summary.detected_frames,
             "tracks": {str(k): v for k, v in summary.tracks.items()}, "files": summary.files,
-            "seconds": summary.seconds, "settings": dataclasses.asdict(config), "crop": dataclasses.asdict(crop_rule),
+            "seconds": summary.seconds, "world": summary.world, "settings": dataclasses.asdict(config),
+            "crop": dataclasses.asdict(crop_rule),
             "model": model.name, "body_model": model.body.name}
