@@ -86,3 +86,14 @@ def test_no_contacts_fall_back_to_the_cameras_up():
                                                          GroundConfig(max_speed=0.3))
     assert not fitted and not contacts[0].any()
     assert np.allclose(gravity[1], CAMERA_UP) and np.isclose(origin[1], 1.5)
+
+
+def test_ground_settings_are_checked():
+    import pytest
+
+    from staf.errors import StafError
+
+    for bad in ({"max_speed": 0}, {"max_height": float("nan")}, {"tolerance": -1}, {"max_tilt": 120},
+                {"iterations": 0}, {"max_speed": float("inf")}):
+        with pytest.raises(StafError):
+            GroundConfig(**bad)

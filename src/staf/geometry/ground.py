@@ -40,6 +40,14 @@ class GroundConfig:
     iterations: int = 300
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        from staf.config import check_number
+
+        for name, high in (("max_speed", 100), ("max_height", 10), ("tolerance", 10)):
+            check_number(name, getattr(self, name), 0, high, low_open=True)
+        check_number("max_tilt", self.max_tilt, 0, 90)
+        check_number("iterations", self.iterations, 1, 100_000, integer=True)
+
 
 def foot_contacts(feet: np.ndarray, fps: float, config: GroundConfig = GroundConfig(),
                   up: np.ndarray = CAMERA_UP) -> np.ndarray:
