@@ -51,6 +51,17 @@ def test_two_people_crossing_keep_their_identities():
         assert min(errors) < 5.0, "a track switched person"
 
 
+def test_a_person_who_shrinks_behind_another_is_the_same_track_when_back():
+    """The box narrows as the person walks behind someone (frames 10–19), then no detection for
+    12 frames, then the whole person again further on: one track, not a new one. Extrapolating
+    the narrowing would leave the predicted box a sliver that no longer overlaps the person."""
+    widths = [60.0] * 10 + [60.0 - 3 * step for step in range(1, 11)]
+    seen = {t: box(100 + 5 * t, 200, w=widths[t], h=200) for t in range(20)}
+    seen.update({t: box(100 + 5 * t, 200, w=60, h=200) for t in range(32, 50)})
+    detections = [seen[t][None] if t in seen else np.zeros((0, 4)) for t in range(50)]
+    assert len(track_boxes(detections)) == 1
+
+
 def test_birth_death_and_length_rules():
     person = [box(100 + 3 * t, 200)[None] for t in range(30)]
     flash = {7: box(500, 100)}                        # a one-frame false positive

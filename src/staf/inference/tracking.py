@@ -7,7 +7,8 @@ Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on 1 − IoU, pai
 and the keypoint similarity (COCO's OKS, :mod:`staf.geometry.keypoints`) between the track's last
 pose and the detection's, weighted by ``keypoint_weight``: two people close together have boxes
 alike but poses apart, so a track does not hand over from one to the other. An unmatched detection starts a tentative track, confirmed after
-``min_hits`` matches in a row; a track not matched for ``max_age`` frames ends. Afterwards gaps of
+``min_hits`` matches in a row; a track not matched for ``max_age`` frames ends, and while it is
+not matched its box keeps moving but stops changing size (:meth:`BoxKalman.hold_size`). Afterwards gaps of
 at most ``max_gap`` frames inside a track are filled by linear interpolation of the boxes, tracks
 shorter than ``min_length`` frames are dropped, and ``max_people`` keeps the longest tracks.
 
@@ -85,6 +86,12 @@ class BoxKalman:
         self.covariance = self.transition @ self.covariance @ self.transition.T + process
         return centre_size_to_corners(self.state[:4])
 
+    def hold_size(self) -> None:
+        """Stop the box's growth or shrinking (for a person not seen this frame): a box that
+        shrinks as its person walks behind another says how much is hidden, not how far away
+        the person is, and extrapolated it would shrink to nothing before the person is back."""
+        self.state[6:8] = 0.0
+
     def update(self, box: np.ndarray) -> None:
         """Correct with a detected box (4,) x1 y1 x2 y2."""
         noise = np.eye(4) * (0.05 * self.size) ** 2
@@ -137,6 +144,7 @@ def track_boxes(detections: list[np.ndarray], config: TrackerConfig = TrackerCon
             track.confirmed = track.confirmed or track.hits >= config.min_hits
         for track_index in unmatched_tracks:
             live[track_index].since_seen += 1
+            live[track_index].filter.hold_size()
             if not live[track_index].confirmed:
                 live[track_index].hits = 0          # a tentative track must be matched every frame
         for box_index in unmatched_boxes:
