@@ -336,6 +336,8 @@ def cases() -> list[Case]:
                     "overlap_min_seen=2", "tile_min_score=-1", "follow=maybe", "tile_every=[&a [1], *a]",
                     "wide_min_height=1.5", "unsure_score=.nan", "unsure_min_presence=-0.5"],
                    "--detector-set")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--export-space", ["gravity", "", "World"],
+                   "--export-space")
     out.append(Case("demo --static-camera=yes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--static-camera=yes"],
                     "--static-camera"))
     out.append(Case("demo --detector-set with --boxes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--boxes",

@@ -85,7 +85,7 @@ def test_exported_results_equal_the_models_output(scene, demo_run):
 def test_written_files_and_manifest(demo_run):
     manifest = json.loads((demo_run / "staf_demo.json").read_text())
     assert sorted(manifest["files"]) == sorted(["staf_output.pkl", "staf_output.npz", "track_0.glb", "track_0.bvh",
-                                                "overlay.mp4", "staf_demo.json"])
+                                                "trajectory.png", "overlay.mp4", "staf_demo.json"])
     assert manifest["tracks"] == {"0": FRAMES} and manifest["frames"] == FRAMES
     assert manifest["video"]["focal_length"] == pytest.approx(np.hypot(192, 192))
     assert sorted(p.name for p in demo_run.iterdir()) == sorted(manifest["files"])      # no partial files left
@@ -213,19 +213,35 @@ def test_smoothing_lowers_jitter(scene, demo_run):
     np.testing.assert_allclose(smoothed.joints[0].numpy(), prediction.joints[0].numpy(), atol=1e-5)  # starts equal
 
 
-def test_overlay_renderer_side_view_and_empty_frames(body):
+def test_overlay_renderer_world_view_and_empty_frames(body):
+    """The world view beside the overlay: grey with the ground's grid where nobody is; a body
+    standing on the ground at the middle of the points it was made for shows in it, feet below
+    the head, and the ground's grid line through the body's feet passes under it."""
     from staf.render.overlay import SIDE_BACKGROUND, OverlayRenderer
 
     renderer = OverlayRenderer(64, 48, body.faces.numpy(), body.num_vertices, 2, focal=80.0)
     frame = np.full((48, 64, 3), 200, np.uint8)
     assert np.array_equal(renderer.draw(frame, []), frame)
-    both = renderer.draw(frame, [], side_view=True)
-    assert both.shape == (48, 128, 3) and (both[:, 64:] == SIDE_BACKGROUND).all()
     with torch.no_grad():
-        vertices = body(torch.zeros(1, 72)).vertices[0].numpy() + [0.0, 0.0, 3.0]
-    drawn = renderer.draw(frame, [(0, vertices)], side_view=True)
-    assert (drawn[:, :64] != frame).any(axis=-1).mean() > 0.05           # the body covers part of the frame
-    assert (drawn[:, 64:] != SIDE_BACKGROUND).any(axis=-1).mean() > 0.01  # and shows in the side view
+        rest = body(torch.zeros(1, 72)).vertices[0].numpy()
+    standing = rest * [-1, -1, 1]                                       # OpenCV's y down → the world's y up
+    standing = standing - [0.0, standing[:, 1].min(), 0.0] + [0.0, 0.0, 3.0]
+    view = renderer.world_view(np.array([[0.0, 0.9, 2.0], [0.0, 0.9, 4.0]]))
+    empty = renderer.draw(frame, [], view, [])
+    assert empty.shape == (48, 128, 3)
+    grey = (empty[:, 64:] == SIDE_BACKGROUND).all(axis=-1)
+    assert 0.2 < grey.mean() < 0.95                                     # the grid is drawn
+    drawn = renderer.draw(frame, [(0, standing)], view, [(0, standing)])
+    assert (drawn[:, :64] != frame).any(axis=-1).mean() > 0.0          # the camera view is drawn too
+    body_pixels = (drawn[:, 64:] != empty[:, 64:]).any(axis=-1)
+    rows, columns = np.nonzero(body_pixels)
+    assert body_pixels.sum() > 20
+    head, feet = view.to_camera(standing[standing[:, 1].argmax()]), view.to_camera(standing[standing[:, 1].argmin()])
+    focal, centre_row = view.intrinsics[1, 1], view.intrinsics[1, 2]
+    head_row, feet_row = (focal * point[1] / point[2] + centre_row for point in (head, feet))
+    assert head_row < feet_row                                          # upright: the head above the feet
+    assert rows.min() == pytest.approx(head_row, abs=2) and rows.max() == pytest.approx(feet_row, abs=2)
+    assert 20 < columns.mean() < 44                                     # near the middle of the view
     renderer.release()
 
 
@@ -244,21 +260,91 @@ def test_obj_meshes_equal_the_exported_vertices(scene, tmp_path):
     assert "meshes/track_0/frame_000004.obj" in json.loads((out / "staf_demo.json").read_text())["files"]
 
 
-def test_bvh_of_the_demo_poses_the_tracks_skeleton(scene, demo_run):
-    """The demo's BVH, read by the bvh package: the track's rotations and translation on its
-    skeleton (rest shape = the track's mean β), equal to the body model's joints (< 1 mm)."""
+def world_joints(body, track) -> np.ndarray:
+    """(T, 24, 3) a track of staf_output.pkl in the world: its rotations with ``world_rotmat`` as
+    the root and its mean β through the body model, moved by ``world_transl``."""
+    rotations = np.array(track["rotmat"])
+    rotations[:, 0] = track["world_rotmat"]
+    betas = torch.as_tensor(track["betas"].mean(axis=0)).expand(len(rotations), -1)
+    with torch.no_grad():
+        return body(torch.as_tensor(rotations), betas).joints.double().numpy() + track["world_transl"][:, None]
+
+
+def test_world_joints_are_the_camera_joints_seen_from_the_world(scene, demo_run):
+    """camera_R · world joint + camera_t is the camera-space joint with the translation moved
+    along its own ray (the steadied depth), for every joint and frame."""
+    track = joblib.load(demo_run / "staf_output.pkl")[0]
+    body = scene["model"].body
+    seen = np.einsum("tij,tnj->tni", track["camera_R"].astype(np.float64), world_joints(body, track)) \
+        + track["camera_t"][:, None]
+    betas = torch.as_tensor(track["betas"].mean(axis=0)).expand(FRAMES, -1)
+    with torch.no_grad():
+        posed = body(torch.as_tensor(track["rotmat"]), betas).joints.double().numpy()
+    shift = seen - posed                                         # the same vector for all 24 joints
+    assert np.abs(shift - shift.mean(axis=1, keepdims=True)).max() < 1e-4
+    direction = track["transl"] / np.linalg.norm(track["transl"], axis=1, keepdims=True)
+    along = np.einsum("tj,tj->t", shift.mean(axis=1), direction)
+    assert np.linalg.norm(shift.mean(axis=1) - along[:, None] * direction, axis=1).max() < 1e-4
+    assert (along > 0).all()
+
+
+def test_bvh_of_the_demo_poses_the_tracks_skeleton_in_the_world(scene, demo_run):
+    """The demo's BVH, read by the bvh package: the track's world motion on its skeleton (rest
+    shape = the track's mean β), equal to the body model's world joints (< 1 mm)."""
     from test_export import bvh_joint_positions
 
     from staf.body.joint_sets import SMPL_JOINT_NAMES
 
     track = joblib.load(demo_run / "staf_output.pkl")[0]
     positions, names = bvh_joint_positions(demo_run / "track_0.bvh")
+    ours = world_joints(scene["model"].body, track)[:, [SMPL_JOINT_NAMES.index(name) for name in names]] * 100.0
+    assert np.abs(positions - ours).max() < 0.1                                   # cm: < 1 mm
+
+
+def test_glb_of_the_demo_moves_in_the_world_over_a_ground(scene, demo_run):
+    """glTF forward kinematics of the demo's glb equal the world joints (< 1 mm); its ground
+    square lies at y = 0 under the whole pelvis path."""
+    from test_export import glb_joint_positions
+
+    track = joblib.load(demo_run / "staf_output.pkl")[0]
+    document, read, times, positions = glb_joint_positions(demo_run / "track_0.glb")
+    joints = world_joints(scene["model"].body, track)
+    assert len(times) == FRAMES and np.abs(positions - joints).max() < 1e-3
+    ground = next(node for node in document.nodes if node.name == "ground")
+    corners = read(document.meshes[ground.mesh].primitives[0].attributes.POSITION)
+    assert np.allclose(corners[:, 1], 0.0)
+    low, high = corners[:, [0, 2]].min(axis=0), corners[:, [0, 2]].max(axis=0)
+    assert ((joints[:, 0, [0, 2]] > low + 0.99) & (joints[:, 0, [0, 2]] < high - 0.99)).all()   # 1 m margin
+
+
+def test_export_space_camera_keeps_the_cameras_frame(scene, tmp_path):
+    """``--export-space camera``: the BVH is the network's camera-space motion (rotmat, transl)."""
+    from test_export import bvh_joint_positions
+
+    from staf.body.joint_sets import SMPL_JOINT_NAMES
+
+    out = tmp_path / "camera"
+    assert main(["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint", str(scene["checkpoint"]),
+                 "--out", str(out), "--quiet", "--no-render", "--formats", "pkl,bvh", "--export-space", "camera"]) == 0
+    track = joblib.load(out / "staf_output.pkl")[0]
+    positions, names = bvh_joint_positions(out / "track_0.bvh")
     body = scene["model"].body
     betas = torch.as_tensor(track["betas"].mean(axis=0)).expand(FRAMES, -1)
     with torch.no_grad():
         joints = body(torch.as_tensor(track["rotmat"]), betas).joints.numpy() + track["transl"][:, None]
     ours = joints[:, [SMPL_JOINT_NAMES.index(name) for name in names]] * 100.0
-    assert np.abs(positions - ours).max() < 0.1                                   # cm: < 1 mm
+    assert np.abs(positions - ours).max() < 0.1
+    assert json.loads((out / "staf_demo.json").read_text())["settings"]["export_space"] == "camera"
+
+
+def test_trajectory_plot_shows_the_track(demo_run):
+    """trajectory.png: a picture with the track's colour on it."""
+    from staf.render.overlay import PALETTE
+
+    image = cv2.imread(str(demo_run / "trajectory.png"))[..., ::-1].astype(int)
+    assert image.shape[0] >= 400 and image.shape[1] >= 400
+    colour = np.round(PALETTE[0] * 255)
+    assert (np.abs(image - colour).max(axis=-1) < 30).sum() > 50
 
 
 def test_demo_with_a_tar_checkpoint(scene, body, tmp_path):

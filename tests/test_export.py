@@ -69,6 +69,48 @@ def bvh_joint_positions(path) -> np.ndarray:
     return positions, names
 
 
+def glb_joint_positions(path):
+    """Forward kinematics of a glb read with pygltflib: the document, an accessor reader, the
+    animation's times (T,) and the 24 SMPL joints' positions (T, 24, 3), walked from the skin's
+    skeleton node through the animated translations and rotations."""
+    import pygltflib
+
+    from staf.body.joint_sets import SMPL_JOINT_NAMES
+
+    document = pygltflib.GLTF2().load(str(path))
+    blob = document.binary_blob()
+
+    def read(index):
+        accessor = document.accessors[index]
+        view = document.bufferViews[accessor.bufferView]
+        dtype = {pygltflib.FLOAT: np.float32, pygltflib.UNSIGNED_SHORT: np.uint16,
+                 pygltflib.UNSIGNED_INT: np.uint32}[accessor.componentType]
+        width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[accessor.type]
+        return np.frombuffer(blob, dtype, accessor.count * width, view.byteOffset).reshape(accessor.count, width)
+
+    animation = document.animations[0]
+    tracks = {(c.target.node, c.target.path): read(animation.samplers[c.sampler].output) for c in animation.channels}
+    times = read(animation.samplers[0].input)[:, 0]
+    positions = np.zeros((len(times), 24, 3))
+    for frame in range(len(times)):
+        world = {}
+
+        def visit(node_index, parent_matrix):
+            node = document.nodes[node_index]
+            local = np.eye(4)
+            moved = (node_index, "translation") in tracks
+            local[:3, 3] = tracks[(node_index, "translation")][frame] if moved else node.translation
+            if (node_index, "rotation") in tracks:
+                local[:3, :3] = Rotation.from_quat(tracks[(node_index, "rotation")][frame]).as_matrix()
+            world[node.name] = parent_matrix @ local
+            for child in node.children or []:
+                visit(child, world[node.name])
+
+        visit(document.skins[0].skeleton, np.eye(4))
+        positions[frame] = [world[name][:3, 3] for name in SMPL_JOINT_NAMES]
+    return document, read, times, positions
+
+
 def random_motion(frames: int, seed: int):
     """A float64 body model and a random track: pose (T, 72), betas (10,), translation (T, 3)."""
     generator = torch.Generator().manual_seed(seed)
@@ -94,8 +136,6 @@ def test_bvh_skeleton_equals_the_body_models_joints(tmp_path):
 
 
 def test_glb_skeleton_animation_equals_the_body_models_joints(tmp_path):
-    import pygltflib
-
     from staf.inference.export import write_glb
 
     body, pose, betas, translation = random_motion(4, seed=1)
@@ -104,38 +144,11 @@ def test_glb_skeleton_animation_equals_the_body_models_joints(tmp_path):
     path = write_glb(tmp_path / "track0.glb", rest.vertices[0].numpy(), body.faces.numpy(), body.weights.numpy(),
                      rest.joints[0].numpy(), rotations, translation.numpy(), fps=30)
 
-    document = pygltflib.GLTF2().load(str(path))
-    blob = document.binary_blob()
-
-    def read(index):
-        accessor = document.accessors[index]
-        view = document.bufferViews[accessor.bufferView]
-        dtype = {pygltflib.FLOAT: np.float32, pygltflib.UNSIGNED_SHORT: np.uint16, pygltflib.UNSIGNED_INT: np.uint32}[accessor.componentType]
-        width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[accessor.type]
-        return np.frombuffer(blob, dtype, accessor.count * width, view.byteOffset).reshape(accessor.count, width)
-
-    animation = document.animations[0]
-    tracks = {(c.target.node, c.target.path): read(animation.samplers[c.sampler].output) for c in animation.channels}
-    assert read(animation.samplers[0].input)[:, 0].tolist() == pytest.approx([0, 1 / 30, 2 / 30, 3 / 30])
+    document, read, times, positions = glb_joint_positions(path)
+    assert times.tolist() == pytest.approx([0, 1 / 30, 2 / 30, 3 / 30])
     joints = (body(pose, betas.expand(4, -1)).joints + translation[:, None]).numpy()
-    for frame in range(4):
-        world = {}
-
-        def visit(node_index, parent_matrix):
-            node = document.nodes[node_index]
-            local = np.eye(4)
-            local[:3, 3] = tracks.get((node_index, "translation"), [node.translation])[frame if (node_index, "translation") in tracks else 0]
-            if (node_index, "rotation") in tracks:
-                local[:3, :3] = Rotation.from_quat(tracks[(node_index, "rotation")][frame]).as_matrix()
-            world[node.name] = parent_matrix @ local
-            for child in node.children or []:
-                visit(child, world[node.name])
-
-        visit(document.skins[0].skeleton, np.eye(4))
-        from staf.body.joint_sets import SMPL_JOINT_NAMES
-
-        positions = np.array([world[name][:3, 3] for name in SMPL_JOINT_NAMES])
-        assert np.abs(positions - joints[frame]).max() < 1e-3                  # < 1 mm
+    assert np.abs(positions - joints).max() < 1e-3                  # < 1 mm
+    assert [node.name for node in document.nodes].count("ground") == 0
     # the skin: 24 joints, inverse bind matrices undo the rest positions, weights sum to 1
     inverse_bind = read(document.skins[0].inverseBindMatrices).reshape(24, 4, 4).transpose(0, 2, 1)
     assert np.allclose(inverse_bind[:, :3, 3], -rest.joints[0].numpy(), atol=1e-6)

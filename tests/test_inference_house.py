@@ -187,7 +187,7 @@ def test_an_exporter_registered_in_a_test_appears_under_formats(clip, tmp_path, 
 
 def test_unknown_formats_are_refused(clip, tmp_path, capsys):
     status = main(["demo", str(clip["frames"]), "--out", str(tmp_path / "out"), "--formats", "pkl,fbx", "--quiet"])
-    assert status == 2 and "--formats pkl,fbx: unknown fbx; choose from pkl, npz, glb, bvh, obj" in capsys.readouterr().err
+    assert status == 2 and "--formats pkl,fbx: unknown fbx; choose from pkl, npz, glb, bvh, trajectory, obj" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert exporters.parse_formats("glb,pkl", obj=True) == ("pkl", "glb", "obj")       # registry order
     with pytest.raises(InvalidInputError, match="no format"):

@@ -33,7 +33,8 @@ def new_run(out, force, files, video=None):
 
 
 @pytest.mark.parametrize("name, produced", [("track_0.glb", True), ("track_12.bvh", True), ("staf_output.npz", True),
-                                            ("meshes/track_0/frame_000003.obj", True), ("notes.txt", False),
+                                            ("meshes/track_0/frame_000003.obj", True), ("trajectory.png", True),
+                                            ("trajectory.jpg", False), ("notes.txt", False),
                                             ("track_a.glb", False), ("../staf_output.pkl", False),
                                             ("meshes/track_0/../../x.obj", False)])
 def test_output_names(name, produced):

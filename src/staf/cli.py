@@ -24,7 +24,7 @@ from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError, Stopped
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
-from staf.inference.formats import DEFAULT_FORMATS, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
+from staf.inference.formats import DEFAULT_FORMATS, EXPORT_SPACES, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
 from staf.io import check_output_file, check_output_folder
 from staf.ranges import check_flags
 
@@ -163,8 +163,13 @@ def build_parser() -> ArgumentParser:
     demo.add_argument("--static-camera", action="store_true",
                       help="the camera stands still: skip finding its rotation from the background (staf_output's "
                            "camera_R is then the identity)")
+    demo.add_argument("--export-space", default="world", choices=EXPORT_SPACES,
+                      help="where the glb and bvh files animate the bodies: world (y up, the ground at y = 0, "
+                           "the default) or camera (the first camera's axes: x right, y down, z forward)")
     demo.add_argument("--no-render", action="store_true", help="skip overlay.mp4")
-    demo.add_argument("--side-view", action="store_true", help="add a side view beside the overlay")
+    demo.add_argument("--side-view", action="store_true",
+                      help="add the world view beside the overlay: the people in the world (y up) seen from a still "
+                           "camera at the first camera's right, over the ground's 1 m grid")
     demo.add_argument("--obj", action="store_true", help="also write an OBJ mesh per track and frame under meshes/")
     demo.add_argument("--formats", default=None,
                       help="comma-separated files to write: " + ", ".join(known_formats()) + " (default: "
@@ -556,7 +561,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         precision=args.precision, formats=parse_formats(args.formats, args.obj),
                         refine=args.refine, refine_settings=refine_settings(args), detector=args.detector,
                         detector_settings=parse_key_values(args.detector_set, "--detector-set"),
-                        static_camera=args.static_camera)
+                        static_camera=args.static_camera, export_space=args.export_space)
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

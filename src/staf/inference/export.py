@@ -141,7 +141,8 @@ def rest_body(body, betas: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights: np.ndarray, rest_joints: np.ndarray,
-              rotations: np.ndarray, translation: np.ndarray, fps: float) -> Path:
+              rotations: np.ndarray, translation: np.ndarray, fps: float,
+              ground: tuple[float, float, float, float] | None = None) -> Path:
     """One track as an animated skinned glTF binary (opens in Blender): the rest mesh, a 24-node
     skeleton (local translations = rest offsets), a skin (4 strongest joint weights per vertex,
     renormalised) and one animation (root translation, every joint's rotation per frame).
@@ -150,6 +151,8 @@ def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights
         vertices: (V, 3) the track's rest mesh (θ = 0, its β), metres; faces (F, 3).
         weights: (V, 24) skinning weights; rest_joints (24, 3).
         rotations: (T, 24, 3, 3) local joint rotations; translation (T, 3); fps.
+        ground: ``(x_min, z_min, x_max, z_max)``: add the ground as a grey square at y = 0
+            (a node ``ground``, facing +y), for bodies in a world with y up.
     """
     import pygltflib as gl
     from scipy.spatial.transform import Rotation
@@ -206,8 +209,20 @@ def write_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, weights
         nodes.append(gl.Node(name=SMPL_JOINT_NAMES[joint], translation=offsets[joint].tolist(), children=children))
     primitive = gl.Primitive(attributes=gl.Attributes(POSITION=position, JOINTS_0=joints_0, WEIGHTS_0=weights_0),
                              indices=indices)
+    meshes, materials = [gl.Mesh(primitives=[primitive])], []
+    if ground is not None:
+        x_min, z_min, x_max, z_max = ground
+        corners = np.array([[x_min, 0, z_min], [x_min, 0, z_max], [x_max, 0, z_max], [x_max, 0, z_min]], np.float32)
+        square = gl.Primitive(attributes=gl.Attributes(POSITION=add(corners, gl.FLOAT, gl.VEC3, gl.ARRAY_BUFFER, True)),
+                              indices=add(np.array([0, 1, 2, 0, 2, 3], np.uint32), gl.UNSIGNED_INT, gl.SCALAR,
+                                          gl.ELEMENT_ARRAY_BUFFER), material=0)
+        materials.append(gl.Material(name="ground", doubleSided=True, pbrMetallicRoughness=gl.PbrMetallicRoughness(
+            baseColorFactor=[0.55, 0.55, 0.55, 1.0], metallicFactor=0.0, roughnessFactor=1.0)))
+        meshes.append(gl.Mesh(name="ground", primitives=[square]))
+        nodes.append(gl.Node(name="ground", mesh=1))
+    roots = [0, 1] + ([len(nodes) - 1] if ground is not None else [])
     document = gl.GLTF2(
-        scene=0, scenes=[gl.Scene(nodes=[0, 1])], nodes=nodes, meshes=[gl.Mesh(primitives=[primitive])],
+        scene=0, scenes=[gl.Scene(nodes=roots)], nodes=nodes, meshes=meshes, materials=materials,
         skins=[gl.Skin(joints=list(range(1, 25)), skeleton=1, inverseBindMatrices=matrices)],
         animations=[gl.Animation(name="track", channels=channels, samplers=samplers)],
         accessors=accessors, bufferViews=views, buffers=[gl.Buffer(byteLength=sum(len(b) for b in blobs))],

@@ -3,7 +3,8 @@
 An exporter has a ``name`` (its ``--formats`` entry) and one of two methods:
 
 - ``write(folder, records, context) -> [file names]``: one file for the whole video
-  (``pkl``: ``staf_output.pkl``, ``npz``: ``staf_output.npz``, VIBE's keys);
+  (``pkl``: ``staf_output.pkl``, ``npz``: ``staf_output.npz``, VIBE's keys; ``trajectory``:
+  ``trajectory.png``, every track's path over the ground seen from above);
 - ``write_track(folder, record, context) -> [file names]``: files per person (``glb``:
   ``track_ID.glb``, ``bvh``: ``track_ID.bvh``, ``obj``: ``meshes/track_ID/frame_NNNNNN.obj``).
 
@@ -11,6 +12,10 @@ Whole-video exporters run first, then each track's, in registry order; names are
 ``folder``. :func:`register_exporter` adds one (a class instance with those attributes), and
 ``--formats`` lists it from then on. The arrays of a track (:func:`track_arrays`) and its rest
 body are computed once per run and shared by every exporter (:class:`ExportContext`).
+
+``glb`` and ``bvh`` animate the bodies in the world of :mod:`staf.geometry.ground` (y up, the
+ground at y = 0; the glb has the ground as a square under the track) unless the context's
+``space`` is ``"camera"`` (OpenCV's first-camera axes: x right, y down, z forward).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from tqdm import tqdm
 
 from staf.errors import InvalidInputError
 from staf.geometry.cameras import CropCamera, crop_cam_to_orig_cam, crop_to_image_points
-from staf.inference.formats import DEFAULT_FORMATS
+from staf.inference.formats import DEFAULT_FORMATS, EXPORT_SPACES
 from staf.inference.record import PersonTrack
 from staf.inference.stages.refine import network_arrays
 
@@ -40,9 +45,15 @@ class ExportContext:
     image_size: tuple[int, int]
     focal: float
     fps: float
+    space: str = "world"
     _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
     ground_fitted: bool | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
+    _root_joints: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.space not in EXPORT_SPACES:
+            raise InvalidInputError(f"--export-space {self.space}: choose one of {', '.join(EXPORT_SPACES)}")
 
     def prepare(self, records: list[PersonTrack]) -> None:
         """Every record's arrays, and the world all of them share (:mod:`staf.geometry.ground`:
@@ -60,12 +71,33 @@ class ExportContext:
         self.ground_fitted = fitted
         for record, body, touching in zip(records, bodies, contacts):
             self._arrays[record.track_id] = {**plain[record.track_id], **world_arrays(body, gravity, origin, touching)}
+            self._root_joints[record.track_id] = body.root_joint
 
     def arrays(self, record: PersonTrack) -> dict[str, np.ndarray]:
         """The record's per-frame arrays as written to ``staf_output.pkl`` (:meth:`prepare`d once)."""
         if record.track_id not in self._arrays:
             self.prepare([record])
         return self._arrays[record.track_id]
+
+    def motion(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
+        """The record's (N, 24, 3, 3) local joint rotations and (N, 3) translation in the
+        context's ``space``: in the world, the root turned by ``world_rotmat`` and moved by
+        ``world_transl``; in the camera, the network's (``rotmat``, ``transl``)."""
+        arrays = self.arrays(record)
+        if self.space == "camera":
+            return arrays["rotmat"], arrays["transl"]
+        rotations = np.array(arrays["rotmat"], np.float64)
+        rotations[:, 0] = arrays["world_rotmat"]
+        return rotations, arrays["world_transl"]
+
+    def world_vertices(self, record: PersonTrack) -> np.ndarray:
+        """(N, V, 3) the record's meshes in the world: ``camera_Rᵀ (verts − j) + j + world_transl``
+        for the rest root joint j of each frame's β (the world root rotation is camera_Rᵀ times
+        the network's, about j; :mod:`staf.geometry.world`)."""
+        arrays = self.arrays(record)
+        joint = self._root_joints[record.track_id][:, None]
+        return (np.einsum("tji,tvj->tvi", arrays["camera_R"].astype(np.float64), arrays["verts"] - joint)
+                + joint + arrays["world_transl"][:, None])
 
     def rest(self, record: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
         """The record's rest mesh (V, 3) and joints (24, 3) at its mean β (computed once)."""
@@ -108,6 +140,8 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
 
 #: the depth of a track's bodies is steadied over this many seconds before they go into the world
 DEPTH_WINDOW_SECONDS = 2.0
+#: the glb's ground square reaches this far (metres) beyond the track's root path
+GROUND_MARGIN = 1.0
 
 
 @dataclasses.dataclass
@@ -184,6 +218,32 @@ class NpzExporter:
         return ["staf_output.npz"]
 
 
+class TrajectoryExporter:
+    """``trajectory.png``: every track's pelvis path over the ground seen from above, with the
+    first camera (:func:`staf.render.trajectory.plot_trajectories`)."""
+
+    name = "trajectory"
+
+    def write(self, folder: Path, records: list[PersonTrack], context: ExportContext) -> list[str]:
+        from staf.render.trajectory import plot_trajectories
+
+        paths = {record.track_id: context.arrays(record)["world_transl"] + context.rest(record)[1][0]
+                 for record in records}
+        camera = None
+        if records:
+            first = context.arrays(records[0])
+            camera = (camera_centres(first["camera_R"][:1], first["camera_t"][:1])[0], first["camera_R"][0][2])
+        ground = "the ground fitted to the feet" if context.ground_fitted else "the ground under the first camera's up"
+        plot_trajectories(folder / "trajectory.png", paths, camera, f"top view; {ground}")
+        return ["trajectory.png"]
+
+
+def camera_centres(camera_rotation: np.ndarray, camera_shift: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) R and (N, 3) t of ``x_camera = R x_world + t`` → (N, 3) the camera's centre in
+    the world, −Rᵀ t (its view direction, +z of the camera, is R's third row)."""
+    return -np.einsum("tji,tj->ti", np.asarray(camera_rotation, np.float64), np.asarray(camera_shift, np.float64))
+
+
 class GlbExporter:
     name = "glb"
 
@@ -191,9 +251,14 @@ class GlbExporter:
         from staf.inference.export import write_glb
 
         vertices, joints = context.rest(record)
-        arrays, name = context.arrays(record), f"track_{record.track_id}.glb"
+        rotations, translation = context.motion(record)
+        name = f"track_{record.track_id}.glb"
+        ground = None
+        if context.space == "world":
+            path = (joints[0] + translation)[:, [0, 2]]
+            ground = (*(path.min(axis=0) - GROUND_MARGIN), *(path.max(axis=0) + GROUND_MARGIN))
         write_glb(folder / name, vertices, context.body.faces.cpu().numpy(), context.body.weights.detach().cpu().numpy(),
-                  joints, arrays["rotmat"], arrays["transl"], context.fps)
+                  joints, rotations, translation, context.fps, ground)
         return [name]
 
 
@@ -203,8 +268,9 @@ class BvhExporter:
     def write_track(self, folder: Path, record: PersonTrack, context: ExportContext) -> list[str]:
         from staf.inference.export import write_bvh
 
-        arrays, name = context.arrays(record), f"track_{record.track_id}.bvh"
-        write_bvh(folder / name, context.rest(record)[1], arrays["rotmat"], arrays["transl"], context.fps)
+        rotations, translation = context.motion(record)
+        name = f"track_{record.track_id}.bvh"
+        write_bvh(folder / name, context.rest(record)[1], rotations, translation, context.fps)
         return [name]
 
 
@@ -235,7 +301,7 @@ def register_exporter(exporter) -> object:
     return exporter
 
 
-for _exporter in (PklExporter(), NpzExporter(), GlbExporter(), BvhExporter(), ObjExporter()):
+for _exporter in (PklExporter(), NpzExporter(), GlbExporter(), BvhExporter(), TrajectoryExporter(), ObjExporter()):
     register_exporter(_exporter)
 
 

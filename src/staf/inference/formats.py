@@ -1,5 +1,5 @@
 """Names that ``staf demo``'s command line needs before torch is loaded (its help is built from
-them): the export formats (the exporters themselves and their registry are
+them): the export formats and spaces (the exporters themselves and their registry are
 :mod:`staf.inference.exporters`) and the refine stage's weights (:mod:`staf.inference.refine`)."""
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ from __future__ import annotations
 import sys
 
 #: the built-in exporters, in registry order
-BUILTIN_FORMATS = ("pkl", "npz", "glb", "bvh", "obj")
+BUILTIN_FORMATS = ("pkl", "npz", "glb", "bvh", "trajectory", "obj")
 #: the formats ``staf demo`` writes unless ``--formats`` says otherwise
-DEFAULT_FORMATS = ("pkl", "npz", "glb", "bvh")
+DEFAULT_FORMATS = ("pkl", "npz", "glb", "bvh", "trajectory")
+#: where glb and bvh animate the bodies (``--export-space``): the world with gravity, or the first camera
+EXPORT_SPACES = ("world", "camera")
 
 
 def known_formats() -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from staf.outputs import OutputRule, write_manifest
 MANIFEST = "staf_demo.json"
 PARTIAL = ".staf-demo.partial"
 #: every name (relative to OUT) that ``staf demo`` writes
-OUTPUT_NAME = re.compile(r"(staf_output\.pkl|staf_output\.npz|overlay\.mp4|staf_demo\.json|track_\d+\.(glb|bvh)|"
+OUTPUT_NAME = re.compile(r"(staf_output\.pkl|staf_output\.npz|overlay\.mp4|staf_demo\.json|trajectory\.png|track_\d+\.(glb|bvh)|"
                          r"meshes/track_\d+/frame_\d{6,}\.obj)")
 DEMO_OUTPUT = OutputRule(MANIFEST, PARTIAL, OUTPUT_NAME, nested=("meshes/track_*/*",))
 

@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from staf.geometry.cameras import CropCamera
+from staf.inference.exporters import ExportContext
 from staf.inference.record import PersonTrack
 
 OVERLAY = "overlay.mp4"
@@ -25,9 +26,10 @@ def camera_vertices(record: PersonTrack, camera: CropCamera, focal: float, image
 
 
 def render_overlay(source, folder: Path, records: list[PersonTrack], camera: CropCamera, body, focal: float,
-                   side_view: bool, progress: bool) -> str:
-    """Write ``folder/overlay.mp4`` (H.264, the source's size and frame rate; twice as wide with
-    ``side_view``); returns its name."""
+                   world: ExportContext | None, progress: bool) -> str:
+    """Write ``folder/overlay.mp4`` (H.264, the source's size and frame rate); with ``world``
+    (the exports' context, which holds the world) twice as wide: the world view beside it
+    (:class:`staf.render.overlay.WorldView`). Returns its name."""
     from staf.inference.video import VideoWriter
     from staf.render.overlay import OverlayRenderer
 
@@ -39,12 +41,18 @@ def render_overlay(source, folder: Path, records: list[PersonTrack], camera: Cro
     placed = {record.track_id: camera_vertices(record, camera, focal, (info.width, info.height)) for record in records}
     most = max((len(v) for v in by_frame.values()), default=1)
     renderer = OverlayRenderer(info.width, info.height, body.faces.cpu().numpy(), body.num_vertices, most, focal)
-    writer = VideoWriter(folder / OVERLAY, info.width * (2 if side_view else 1), info.height, info.fps)
+    in_world = {record.track_id: world.world_vertices(record).astype(np.float32) for record in records} if world else {}
+    view = None
+    if world is not None and records:
+        view = renderer.world_view(np.concatenate([vertices[:, 0] for vertices in in_world.values()]))
+    writer = VideoWriter(folder / OVERLAY, info.width * (2 if world else 1), info.height, info.fps)
     try:
         with tqdm(total=source.expected_frames(), unit="frame", desc="render", disable=not progress) as bar:
             for frame in source:
-                people = [(track_id, placed[track_id][row]) for track_id, row in by_frame.get(frame.index, [])]
-                writer.write(renderer.draw(frame.image, people, side_view))
+                rows = by_frame.get(frame.index, [])
+                people = [(track_id, placed[track_id][row]) for track_id, row in rows]
+                seen = [(track_id, in_world[track_id][row]) for track_id, row in rows] if view else []
+                writer.write(renderer.draw(frame.image, people, view, seen))
                 bar.update(1)
         writer.close()
     except BaseException:

@@ -36,7 +36,7 @@ from staf.data.crops import CropRule
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
 from staf.inference.detectors import DETECTORS, Detector, make_detector
-from staf.inference.exporters import DEFAULT_FORMATS, ExportContext, export, parse_formats
+from staf.inference.exporters import DEFAULT_FORMATS, EXPORT_SPACES, ExportContext, export, parse_formats
 from staf.inference.output import DEMO_OUTPUT, MANIFEST, publish, write_manifest
 from staf.inference.people import FramePeople
 from staf.inference.record import PersonTrack
@@ -62,7 +62,8 @@ class DemoConfig:
         max_people: keep the longest tracks only (None: all).
         min_track_length: drop tracks shorter than this many frames.
         smooth: One-Euro smoothing (``smooth_min_cutoff`` Hz, ``smooth_beta``).
-        render: write ``overlay.mp4``; ``side_view`` adds a turned view beside it.
+        render: write ``overlay.mp4``; ``side_view`` adds the world view beside it (the people in
+            the world with gravity, from a still camera at the side, over the ground's grid).
         obj: write one OBJ mesh per track and frame under ``meshes/`` (adds ``obj`` to ``formats``).
         formats: the exporters to run (:mod:`staf.inference.exporters`), registry names.
         precision: ``fp32`` or ``bf16``: the parts of the network that tolerate it under bfloat16
@@ -76,6 +77,8 @@ class DemoConfig:
             :mod:`staf.inference.refine`), with ``refine_settings`` (iterations and weights).
         static_camera: take the camera as still (skip the stage ``camera``, which finds its
             rotation from the background).
+        export_space: where ``glb`` and ``bvh`` animate the bodies: ``world`` (gravity up, the
+            ground at y = 0) or ``camera`` (the first camera's axes), :data:`EXPORT_SPACES`.
     """
 
     start: float = 0.0
@@ -98,6 +101,7 @@ class DemoConfig:
     refine: bool = True
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
     static_camera: bool = False
+    export_space: str = "world"
 
     def __post_init__(self) -> None:
         for flag, value in (("--focal", self.focal_length), ("--max-people", self.max_people),
@@ -114,6 +118,8 @@ class DemoConfig:
         self.detector_config()                                          # refuses a bad --detector-set
         OneEuroConfig(self.smooth_min_cutoff, self.smooth_beta)      # validates the smoothing settings
         self.formats = parse_formats(",".join(self.formats), self.obj)
+        if self.export_space not in EXPORT_SPACES:
+            raise InvalidInputError(f"--export-space {self.export_space}: choose one of {', '.join(EXPORT_SPACES)}")
 
     def detector_config(self):
         """The BlazePose settings: ``detector_settings`` with the threads and landmark model."""
@@ -223,14 +229,14 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
         if record.prediction is None or not torch.isfinite(record.prediction.vertices).all():
             raise StafError(f"track {record.track_id}: the model gave non-finite vertices; check the checkpoint")
 
-    exports = ExportContext(model.body, model.camera, image_size, focal, info.fps)
+    exports = ExportContext(model.body, model.camera, image_size, focal, info.fps, config.export_space)
     files = export(staging, records, config.formats, exports, progress)
     seconds["write"], clock = time.perf_counter() - clock, time.perf_counter()
     if config.render:
         from staf.inference.overlay_video import render_overlay
 
-        files.append(render_overlay(source, staging, records, model.camera, model.body, focal, config.side_view,
-                                    progress))
+        files.append(render_overlay(source, staging, records, model.camera, model.body, focal,
+                                    exports if config.side_view else None, progress))
         seconds["render"] = time.perf_counter() - clock
     video = {"path": str(source.path), "width": info.width, "height": info.height, "fps": info.fps,
              "rotation": info.rotation, "mirrored": info.mirrored, "reader": info.reader, "focal_length": focal,
