@@ -11,7 +11,8 @@ from staf.body import BodyModel
 from staf.cli import main
 from staf.data.db import read_db
 from staf.data.synthetic import FAMILIES, SynthConfig, generate_motion, synthesize
-from staf.data.synthetic.generator import project, sequence_truth
+from staf.data.synthetic.generator import backdrop_shifts, project, sequence_truth
+from staf.data.synthetic.scene import camera_path
 from staf.data.synthetic.joint_limits import limits_array, within_limits
 from staf.errors import StafError
 
@@ -79,6 +80,22 @@ def test_rendering_agrees_with_the_projection(body):
             checked += 1
     renderer.release()
     assert checked >= 3
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5, 8])
+def test_the_backdrop_moves_as_a_distant_point_does(seed):
+    """A panning camera's backdrop shift equals the motion in the image of a point 1 km ahead of
+    the first camera (within 1.5 px; the shift is a picture's, so not exact), whichever way the
+    camera turns (seeds 0 and 3 turn it one way, 5 and 8 the other; 37–103 px)."""
+    frames = 90
+    subject = np.stack([np.linspace(0, 1.5, frames), np.full(frames, 0.9), np.zeros(frames)], axis=1)
+    camera = camera_path(np.random.default_rng(seed), 320, subject, 30.0, path="pan")
+    rotation, shift = camera.rotations, camera.translations
+    far = -rotation[0].T @ shift[0] + 1000.0 * rotation[0][2]
+    seen = np.einsum("ij,tj->ti", camera.intrinsics, np.einsum("tij,j->ti", rotation, far) + shift)
+    moved = seen[:, :2] / seen[:, 2:] - seen[0, :2] / seen[0, 2]
+    assert np.abs(moved[-1, 0]) > 30                                       # the camera does turn
+    assert np.abs(backdrop_shifts(camera) - moved).max() < 1.5
 
 
 def test_same_seed_same_ground_truth_other_seed_differs(tmp_path):

@@ -40,7 +40,7 @@ from staf.data.crops import DB_CROP_SCALE, crop, square_box
 from staf.data.db import write_db
 from staf.data.synthetic import appearance
 from staf.data.synthetic.motion import FAMILIES, generate_motion
-from staf.data.synthetic.scene import CameraPath, camera_path
+from staf.data.synthetic.scene import CAMERA_PATHS, CameraPath, camera_path
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
@@ -75,6 +75,7 @@ class SynthConfig:
     max_background_people: int = 2
     background_clutter_probability: float = 0.0
     lighting_variation_probability: float = 0.0
+    camera_paths: tuple[str, ...] = CAMERA_PATHS
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -95,6 +96,10 @@ class SynthConfig:
         check_number("background_clutter_probability", self.background_clutter_probability, 0, 1)
         check_number("lighting_variation_probability", self.lighting_variation_probability, 0, 1)
         check_name("split", self.split)
+        self.camera_paths = tuple(self.camera_paths)
+        unknown_paths = [p for p in self.camera_paths if p not in CAMERA_PATHS]
+        if unknown_paths or not self.camera_paths:
+            raise StafError(f"camera_paths {list(self.camera_paths)}: choose one or more of {', '.join(CAMERA_PATHS)}")
 
 
 @dataclasses.dataclass
@@ -124,7 +129,7 @@ def sequence_truth(config: SynthConfig, rng: np.random.Generator, body: BodyMode
     floor = -float(rest.vertices[0, :, 1].min())
     translation = motion.translation + np.array([0.0, floor, 0.0])
     pelvis_world = world.joints[:, 0].numpy() + translation
-    camera = camera_path(rng, config.size, pelvis_world, config.fps)
+    camera = camera_path(rng, config.size, pelvis_world, config.fps, allowed=config.camera_paths)
     rotation, shift = camera.rotations, camera.translations
     to_camera = lambda points: np.einsum("tij,t...j->t...i", rotation, points) + shift[:, None]  # noqa: E731
     root_joint = rest.joints[0, 0].numpy()
@@ -182,7 +187,7 @@ class SequenceWriter:
         occluder = None
         if rng.random() < config.occluder_probability:
             occluder = appearance.random_occluder(rng, config.frames, boxes[:, :2], float(boxes[:, 3].mean()))
-        shifts = self._background_shifts(truth.camera)
+        shifts = backdrop_shifts(truth.camera)
         others = self._background_people(index, truth)
         folder = self.out / f"seq_{index:04d}"
         (folder / "frames").mkdir(parents=True, exist_ok=True)
@@ -294,14 +299,6 @@ class SequenceWriter:
         rng = self._drawn(index, LIGHTING_STREAM, self.config.lighting_variation_probability)
         return light if rng is None else appearance.varied_lighting(rng)
 
-    def _background_shifts(self, camera: CameraPath) -> np.ndarray:
-        """(T, 2) pixel shift of the background as the camera turns (a distant backdrop)."""
-        forward = camera.rotations[:, 2]
-        yaw = np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
-        pitch = np.arcsin(np.clip(forward[:, 1], -1, 1))
-        focal = camera.intrinsics[0, 0]
-        return np.stack([-focal * np.tan(yaw - yaw[0]), focal * np.tan(pitch - pitch[0])], axis=1)
-
     def _window(self, canvas: np.ndarray, shift: np.ndarray) -> np.ndarray:
         import cv2
 
@@ -312,6 +309,18 @@ class SequenceWriter:
 
     def close(self) -> None:
         self.renderer.release()
+
+
+def backdrop_shifts(camera: CameraPath) -> np.ndarray:
+    """(T, 2) pixel shift of the background as the camera turns (a distant backdrop): where a
+    point far ahead of the first camera goes in the image. The camera's right is world
+    forward × up, so a turn towards +x (yaw up) is a turn to the camera's left and the
+    backdrop moves right (until 2026-12-03 it moved left, against the turn)."""
+    forward = camera.rotations[:, 2]
+    yaw = np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
+    pitch = np.arcsin(np.clip(forward[:, 1], -1, 1))
+    focal = camera.intrinsics[0, 0]
+    return np.stack([focal * np.tan(yaw - yaw[0]), focal * np.tan(pitch - pitch[0])], axis=1)
 
 
 def _write_image(path: Path, rgb: np.ndarray, quality: list[int]) -> None:

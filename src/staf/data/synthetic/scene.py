@@ -64,16 +64,19 @@ def smooth_follow(points: np.ndarray, strength: float) -> np.ndarray:
 
 
 def camera_path(rng: np.random.Generator, size: int, subject: np.ndarray, fps: float,
-                path: str | None = None) -> CameraPath:
+                path: str | None = None, allowed: tuple[str, ...] = CAMERA_PATHS) -> CameraPath:
     """A camera filming a subject whose pelvis follows ``subject`` (T, 3) (world).
 
     Field of view 40–65°, height 0.8–1.8 m, distance chosen so a 2.2 m tall region fits the
     frame (3–9 m). ``static`` looks at the start; ``pan`` turns to follow the subject; ``dolly``
-    also moves slowly along its viewing direction (±0.25 m/s).
+    also moves slowly along its viewing direction (±0.25 m/s). Without ``path``, one of
+    ``allowed`` is drawn (a subject that travels is never filmed by a static camera unless
+    only ``static`` is allowed).
     """
     frames = len(subject)
     travels = np.linalg.norm(subject[-1, [0, 2]] - subject[0, [0, 2]]) > 0.5
-    path = path or str(rng.choice(["pan", "dolly"] if travels else list(CAMERA_PATHS)))
+    choices = [name for name in CAMERA_PATHS if name in allowed and not (travels and name == "static")]
+    path = path or str(rng.choice(choices or list(allowed)))
     fov = rng.uniform(40.0, 65.0)
     distance = max(1.25 / math.tan(math.radians(fov) / 2), 3.0) * rng.uniform(1.0, 1.25)
     azimuth = rng.uniform(-math.pi, math.pi)
