@@ -72,6 +72,8 @@ def main() -> None:
                         help="leave out cameras that turn more (the backdrop is a picture shifted by f·tan(turn))")
     parser.add_argument("--true-focal", action="store_true",
                         help="give staf demo the synthetic camera's focal length (default: its own rule, the diagonal)")
+    parser.add_argument("--demo", nargs="+", action="extend", default=[], metavar="FLAG",
+                        help="more staf demo flags for every run (e.g. --demo=--depth-window --demo=3)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     database = read_db(next(args.data.glob("synth_*_db.pt")))
@@ -89,8 +91,8 @@ def main() -> None:
         truth = np.einsum("tji,tnj->tni", rotation, database["joints3D_smpl24"][rows_of] - shift[:, None])
         frames = args.data / name / "frames"
         focal = float(database["cam_intrinsics"][rows_of][0, 0, 0]) if args.true_focal else None
-        world = run_demo(frames, args.out / name / "world", focal)
-        static = run_demo(frames, args.out / name / "static", focal, "--static-camera")
+        world = run_demo(frames, args.out / name / "world", focal, *args.demo)
+        static = run_demo(frames, args.out / name / "static", focal, "--static-camera", *args.demo)
         ids = world["frame_ids"]
         row = {"sequence": name, "camera_path": str(database["camera_path"][rows_of][0]), "camera_turn": turn,
                "camera_move": move, "frames": len(ids), "of": len(rows_of),

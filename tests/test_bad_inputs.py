@@ -338,6 +338,8 @@ def cases() -> list[Case]:
                    "--detector-set")
     out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--export-space", ["gravity", "", "World"],
                    "--export-space")
+    out += numbers(lambda a, f: [*demo_base(a, f), "--mean-pose"], "--depth-window", ["-1", "nan", "two"],
+                   "--depth-window")
     out.append(Case("demo --static-camera=yes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--static-camera=yes"],
                     "--static-camera"))
     out.append(Case("demo --detector-set with --boxes", lambda a, f: [*demo_base(a, f), "--mean-pose", "--boxes",

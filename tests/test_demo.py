@@ -270,7 +270,7 @@ def world_joints(body, track) -> np.ndarray:
         return body(torch.as_tensor(rotations), betas).joints.double().numpy() + track["world_transl"][:, None]
 
 
-def assert_camera_sees_the_world_joints(body, track):
+def assert_camera_sees_the_world_joints(body, track) -> None:
     """camera_R · world joint + camera_t is the camera-space joint with the translation moved
     along its own ray (the steadied depth), for every joint and frame."""
     seen = np.einsum("tij,tnj->tni", track["camera_R"].astype(np.float64), world_joints(body, track)) \
@@ -288,6 +288,23 @@ def assert_camera_sees_the_world_joints(body, track):
 
 def test_world_joints_are_the_camera_joints_seen_from_the_world(scene, demo_run):
     assert_camera_sees_the_world_joints(scene["model"].body, joblib.load(demo_run / "staf_output.pkl")[0])
+
+
+@pytest.mark.parametrize("seconds, frames", [(0.5, 15), (1.0, 31), (0.0, 1)])
+def test_depth_window_reaches_the_depth_filter(scene, tmp_path, monkeypatch, seconds, frames):
+    """``--depth-window S`` at 30 frames/s steadies the depth over round(30 S) frames (made odd;
+    0 s: one frame, the depth as it is), and the world bodies stay on the camera's rays (this
+    scene's depth hardly swings, so what the filter does is tests/test_world.py's)."""
+    import staf.geometry.world as world
+
+    windows, steady = [], world.steady_depth
+    monkeypatch.setattr(world, "steady_depth", lambda transl, window, *a: windows.append(window) or steady(transl, window, *a))
+    out = tmp_path / "window"
+    assert main(["demo", str(scene["frames"]), "--boxes", str(scene["boxes"]), "--checkpoint", str(scene["checkpoint"]),
+                 "--out", str(out), "--quiet", "--no-render", "--formats", "pkl", "--depth-window", str(seconds)]) == 0
+    assert windows == [frames]
+    assert_camera_sees_the_world_joints(scene["model"].body, joblib.load(out / "staf_output.pkl")[0])
+    assert json.loads((out / "staf_demo.json").read_text())["settings"]["depth_window"] == seconds
 
 
 def test_bvh_of_the_demo_poses_the_tracks_skeleton_in_the_world(scene, demo_run):

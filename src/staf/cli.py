@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError, Stopped
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
-from staf.inference.formats import DEFAULT_FORMATS, EXPORT_SPACES, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
+from staf.inference.formats import DEFAULT_FORMATS, DEPTH_WINDOW_SECONDS, EXPORT_SPACES, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
 from staf.io import check_output_file, check_output_folder
 from staf.ranges import check_flags
 
@@ -163,6 +162,9 @@ def build_parser() -> ArgumentParser:
     demo.add_argument("--static-camera", action="store_true",
                       help="the camera stands still: skip finding its rotation from the background (staf_output's "
                            "camera_R is then the identity)")
+    demo.add_argument("--depth-window", type=float, default=DEPTH_WINDOW_SECONDS,
+                      help="seconds over which the depth of the world path is steadied (default "
+                           f"{DEPTH_WINDOW_SECONDS:g}; 0: not at all)")
     demo.add_argument("--export-space", default="world", choices=EXPORT_SPACES,
                       help="where the glb and bvh files animate the bodies: world (y up, the ground at y = 0, "
                            "the default) or camera (the first camera's axes: x right, y down, z forward)")
@@ -561,7 +563,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         precision=args.precision, formats=parse_formats(args.formats, args.obj),
                         refine=args.refine, refine_settings=refine_settings(args), detector=args.detector,
                         detector_settings=parse_key_values(args.detector_set, "--detector-set"),
-                        static_camera=args.static_camera, export_space=args.export_space)
+                        static_camera=args.static_camera, export_space=args.export_space,
+                        depth_window=args.depth_window)
     check_device(args.device)
     loaded = load_model(args)
     summary = run(args.video, args.out, loaded.model, loaded.crop_rule, config, boxes=args.boxes, force=args.force,

@@ -62,6 +62,7 @@ FLAGS: dict[str, Range] = {
     "--min-track-length": Range("demo", 1, 100_000, "shortest track kept, frames", integer=True),
     "--smooth-min-cutoff": Range("demo", 0, 1000, "One-Euro minimum cutoff, Hz", low_open=True),
     "--smooth-beta": Range("demo", 0, 1000, "One-Euro speed coefficient"),
+    "--depth-window": Range("demo", 0, 3600, "seconds over which the world path's depth is steadied (0: not at all)"),
     "--refine-iterations": Range("demo", 0, 10_000, "L-BFGS iterations of the refine stage", integer=True),
     "--refine-weight": Range("demo", 0, 10**6, "each TERM=VALUE weight of the refine stage"),
 }

@@ -29,16 +29,16 @@ from tqdm import tqdm
 
 from staf.errors import InvalidInputError
 from staf.geometry.cameras import CropCamera, crop_cam_to_orig_cam, crop_to_image_points
-from staf.inference.formats import DEFAULT_FORMATS, EXPORT_SPACES
+from staf.inference.formats import DEFAULT_FORMATS, DEPTH_WINDOW_SECONDS, EXPORT_SPACES
 from staf.inference.record import PersonTrack
 from staf.inference.stages.refine import network_arrays
-
 
 
 @dataclasses.dataclass
 class ExportContext:
     """What exporters read besides the records: the body model, the camera rule that places the
-    bodies in the image, the frames' size (W, H), focal length and frame rate."""
+    bodies in the image, the frames' size (W, H), focal length and frame rate, where glb and bvh
+    animate (``space``) and over how many seconds the world path's depth is steadied."""
 
     body: object
     camera: CropCamera
@@ -46,6 +46,7 @@ class ExportContext:
     focal: float
     fps: float
     space: str = "world"
+    depth_window: float = DEPTH_WINDOW_SECONDS
     _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
     ground_fitted: bool | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
@@ -61,8 +62,8 @@ class ExportContext:
         from staf.geometry.ground import SMPL_FEET, ground_and_world
 
         plain = {record.track_id: track_arrays(record, self.camera, self.image_size, self.focal) for record in records}
-        first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, self.fps)
-                 for record in records}
+        first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, self.fps,
+                                                      self.depth_window) for record in records}
         if not records:
             return
         bodies = [first[record.track_id] for record in records]
@@ -138,8 +139,6 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
     }
 
 
-#: the depth of a track's bodies is steadied over this many seconds before they go into the world
-DEPTH_WINDOW_SECONDS = 2.0
 #: the glb's ground square reaches this far (metres) beyond the track's root path
 GROUND_MARGIN = 1.0
 
@@ -157,10 +156,11 @@ class FirstCameraBodies:
     camera_rotations: np.ndarray
 
 
-def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float) -> FirstCameraBodies:
+def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float,
+                        depth_window: float = DEPTH_WINDOW_SECONDS) -> FirstCameraBodies:
     """The record's bodies taken into the first camera's frame (:func:`staf.geometry.world.bodies_in_world`)
-    after their depth is steadied over :data:`DEPTH_WINDOW_SECONDS` (:func:`staf.geometry.world.steady_depth`;
-    ``transl`` keeps each frame's own)."""
+    after their depth is steadied over ``depth_window`` seconds (:func:`staf.geometry.world.steady_depth`;
+    0: not steadied; ``transl`` keeps each frame's own)."""
     from staf.geometry.world import bodies_in_world, steady_depth
 
     count = len(record)
@@ -171,7 +171,7 @@ def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body
         rest = body(torch.zeros(count, 72, dtype=template.dtype, device=template.device),
                     torch.as_tensor(arrays["betas"]).to(template))
     root_joint = rest.joints[:, 0].double().cpu().numpy()
-    steady = steady_depth(arrays["transl"], round(DEPTH_WINDOW_SECONDS * fps) | 1)
+    steady = steady_depth(arrays["transl"], round(depth_window * fps) | 1)
     rotmat, transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations)
     joints = np.einsum("tji,tnj->tni", rotations, record.prediction.joints.double().numpy() + steady[:, None])
     return FirstCameraBodies(rotmat, transl, root_joint, joints, rotations)

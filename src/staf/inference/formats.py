@@ -12,6 +12,9 @@ BUILTIN_FORMATS = ("pkl", "npz", "glb", "bvh", "trajectory", "obj")
 DEFAULT_FORMATS = ("pkl", "npz", "glb", "bvh", "trajectory")
 #: where glb and bvh animate the bodies (``--export-space``): the world with gravity, or the first camera
 EXPORT_SPACES = ("world", "camera")
+#: the depth of a track's bodies is steadied over this many seconds before they go into the world
+#: (``staf demo --depth-window``; docs/demo.md measures 1–4 s on synthetic truth)
+DEPTH_WINDOW_SECONDS = 4.0
 
 
 def known_formats() -> tuple[str, ...]:

@@ -37,6 +37,7 @@ from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
 from staf.inference.detectors import DETECTORS, Detector, make_detector
 from staf.inference.exporters import DEFAULT_FORMATS, EXPORT_SPACES, ExportContext, export, parse_formats
+from staf.inference.formats import DEPTH_WINDOW_SECONDS
 from staf.inference.output import DEMO_OUTPUT, MANIFEST, publish, write_manifest
 from staf.inference.people import FramePeople
 from staf.inference.record import PersonTrack
@@ -79,6 +80,7 @@ class DemoConfig:
             rotation from the background).
         export_space: where ``glb`` and ``bvh`` animate the bodies: ``world`` (gravity up, the
             ground at y = 0) or ``camera`` (the first camera's axes), :data:`EXPORT_SPACES`.
+        depth_window: seconds over which the depth of the world path is steadied (0: not).
     """
 
     start: float = 0.0
@@ -102,11 +104,12 @@ class DemoConfig:
     refine_settings: RefineConfig = dataclasses.field(default_factory=RefineConfig)
     static_camera: bool = False
     export_space: str = "world"
+    depth_window: float = DEPTH_WINDOW_SECONDS
 
     def __post_init__(self) -> None:
         for flag, value in (("--focal", self.focal_length), ("--max-people", self.max_people),
                             ("--min-track-length", self.min_track_length), ("--smooth-min-cutoff", self.smooth_min_cutoff),
-                            ("--smooth-beta", self.smooth_beta)):
+                            ("--smooth-beta", self.smooth_beta), ("--depth-window", self.depth_window)):
             if value is not None:
                 FLAGS[flag].check(flag, value)                         # the flags' ranges (staf.ranges)
         if self.precision not in PRECISIONS:
@@ -229,7 +232,8 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
         if record.prediction is None or not torch.isfinite(record.prediction.vertices).all():
             raise StafError(f"track {record.track_id}: the model gave non-finite vertices; check the checkpoint")
 
-    exports = ExportContext(model.body, model.camera, image_size, focal, info.fps, config.export_space)
+    exports = ExportContext(model.body, model.camera, image_size, focal, info.fps, config.export_space,
+                            config.depth_window)
     files = export(staging, records, config.formats, exports, progress)
     seconds["write"], clock = time.perf_counter() - clock, time.perf_counter()
     if config.render:
