@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 
 from staf.models.checkpoint import checkpoint_crop_rule, load_checkpoint
 from staf.models.packed import DEFAULT_MODEL, pack_model, read_packed

@@ -120,7 +120,7 @@ def _atomic_write(path: Path, temporary: Path, write: Callable) -> Path:
         if failure is None:
             raise
         raise failure from None
-    except RuntimeError as error:          # torch's zip writer: "... unexpected pos ..." on a short write
+    except RuntimeError:          # torch's zip writer: "... unexpected pos ..." on a short write
         if _disk_full(path.parent):
             raise OutputError(f"cannot write {path}: the disk is full: free some space or choose another output "
                               "folder") from None

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from staf.data.crops import DB_CROP_SCALE, crop, frame_image_size, normalise, read_image, resolve_image, square_box
 from staf.data.db import REQUIRED_KEYS, Sequence, read_db, split_sequences
-from staf.errors import MissingAssetError, StafError
+from staf.errors import StafError
 from staf.io import atomic_write, atomic_write_text
 from staf.outputs import OutputRule
 from staf.evaluation import metrics

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from staf.data.db import REQUIRED_KEYS, read_db, split_sequences
 from staf.errors import StafError
 from staf.training.config import SourceConfig
 from staf.training.losses import Targets
+
+if TYPE_CHECKING:
+    from staf.models.base import SequenceInput
 
 
 class WindowSource:
