@@ -13,7 +13,7 @@ camera's rotation error). Three predictions:
   gravity from the ground, the camera's rotation not found);
 - ``world``: ``world_rotmat``/``world_transl`` of the default run (the camera's rotation found).
 
-    staf synth --preset synth-moving-camera --out runs/moving
+    staf synth --preset synth-moving-camera --out runs/moving        (or synth-tracking-camera)
     python scripts/world_synthetic_eval.py runs/moving --out runs/moving_eval --json runs/moving_eval.json [--true-focal]
 """
 
@@ -104,6 +104,9 @@ def main() -> None:
         row["static"] = measures(world_joints(body, static)[same], static_truth)
         row["world"] = measures(world_joints(body, world), truth[ids])
         row["rotation"] = camera_rotation_error(world["camera_R"], rotation[ids])
+        pelvis = world_joints(body, world)[:, 0]
+        row["truth_span"] = float(np.linalg.norm(truth[ids[-1], 0, [0, 2]] - truth[ids[0], 0, [0, 2]]))
+        row["world_span"] = float(np.linalg.norm(pelvis[-1, [0, 2]] - pelvis[0, [0, 2]]))
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {kind: {key: float(np.nanmean([row[kind][key] for row in rows]))

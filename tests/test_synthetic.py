@@ -98,6 +98,23 @@ def test_the_backdrop_moves_as_a_distant_point_does(seed):
     assert np.abs(backdrop_shifts(camera) - moved).max() < 1.5
 
 
+def test_a_tracking_camera_walks_beside_the_subject_without_turning():
+    """``track``: the camera keeps its offset from the (smoothed) walker: it does not turn, it
+    walks as far as the walker, and the walker stays near one place in its frame; the default
+    draw never picks it (the old random stream is kept)."""
+    frames = 120
+    subject = np.stack([np.linspace(0, 4, frames), np.full(frames, 0.9), np.linspace(0, 1, frames)], axis=1)
+    camera = camera_path(np.random.default_rng(2), 320, subject, 30.0, path="track")
+    rotation, shift = camera.rotations, camera.translations
+    assert np.abs(rotation - rotation[0]).max() < 1e-9
+    eye = -np.einsum("tji,tj->ti", rotation, shift)
+    assert np.linalg.norm(eye[-1] - eye[0]) > 3.5
+    seen = np.einsum("tij,tj->ti", rotation, subject) + shift
+    assert np.linalg.norm(seen - seen[0], axis=1).max() < 0.6                # the smoothing's lag only
+    drawn = {camera_path(np.random.default_rng(seed), 320, subject, 30.0).path for seed in range(40)}
+    assert drawn == {"pan", "dolly"}
+
+
 def test_same_seed_same_ground_truth_other_seed_differs(tmp_path):
     config = SynthConfig(sequences=2, frames=6, size=96, crop_size=64, seed=7)
     first = read_db(synthesize(config, tmp_path / "a", progress=False))

@@ -107,7 +107,7 @@ def build_parser() -> ArgumentParser:
 
     synth = commands.add_parser("synth", help="generate labelled synthetic videos of the open body model")
     synth.add_argument("--out", required=True, help="output folder (finished sequences are kept and reused)")
-    synth.add_argument("--preset", default=None, help="synthbench-test, synth-train, synth-val, synth-moving-camera, or a YAML file")
+    synth.add_argument("--preset", default=None, help="synthbench-test, synth-train, synth-val, synth-moving-camera, synth-tracking-camera, or a YAML file")
     synth.add_argument("--sequences", type=int, default=None)
     synth.add_argument("--frames", type=int, default=None)
     synth.add_argument("--seed", type=int, default=None)

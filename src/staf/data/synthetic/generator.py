@@ -40,7 +40,7 @@ from staf.data.crops import DB_CROP_SCALE, crop, square_box
 from staf.data.db import write_db
 from staf.data.synthetic import appearance
 from staf.data.synthetic.motion import FAMILIES, generate_motion
-from staf.data.synthetic.scene import CAMERA_PATHS, CameraPath, camera_path
+from staf.data.synthetic.scene import CAMERA_PATHS, EXTRA_CAMERA_PATHS, CameraPath, camera_path
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from staf.io import atomic_write, atomic_write_text
@@ -97,9 +97,10 @@ class SynthConfig:
         check_number("lighting_variation_probability", self.lighting_variation_probability, 0, 1)
         check_name("split", self.split)
         self.camera_paths = tuple(self.camera_paths)
-        unknown_paths = [p for p in self.camera_paths if p not in CAMERA_PATHS]
+        known = CAMERA_PATHS + EXTRA_CAMERA_PATHS
+        unknown_paths = [p for p in self.camera_paths if p not in known]
         if unknown_paths or not self.camera_paths:
-            raise StafError(f"camera_paths {list(self.camera_paths)}: choose one or more of {', '.join(CAMERA_PATHS)}")
+            raise StafError(f"camera_paths {list(self.camera_paths)}: choose one or more of {', '.join(known)}")
 
 
 @dataclasses.dataclass

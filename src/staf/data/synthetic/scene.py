@@ -12,6 +12,9 @@ import math
 import numpy as np
 
 CAMERA_PATHS = ("static", "pan", "dolly")
+#: paths drawn only when a preset asks for them (``camera_paths``): ``track``, a camera that walks
+#: beside the subject, keeping its offset, so that the subject stays at one place in the image
+EXTRA_CAMERA_PATHS = ("track",)
 
 
 @dataclasses.dataclass
@@ -69,13 +72,14 @@ def camera_path(rng: np.random.Generator, size: int, subject: np.ndarray, fps: f
 
     Field of view 40–65°, height 0.8–1.8 m, distance chosen so a 2.2 m tall region fits the
     frame (3–9 m). ``static`` looks at the start; ``pan`` turns to follow the subject; ``dolly``
-    also moves slowly along its viewing direction (±0.25 m/s). Without ``path``, one of
-    ``allowed`` is drawn (a subject that travels is never filmed by a static camera unless
-    only ``static`` is allowed).
+    also moves slowly along its viewing direction (±0.25 m/s); ``track`` moves with the
+    subject's (smoothed) path, keeping its offset. Without ``path``, one of ``allowed`` is drawn
+    (a subject that travels is never filmed by a static camera unless only ``static`` is allowed).
     """
     frames = len(subject)
     travels = np.linalg.norm(subject[-1, [0, 2]] - subject[0, [0, 2]]) > 0.5
-    choices = [name for name in CAMERA_PATHS if name in allowed and not (travels and name == "static")]
+    choices = [name for name in CAMERA_PATHS + EXTRA_CAMERA_PATHS
+               if name in allowed and not (travels and name == "static")]
     path = path or str(rng.choice(choices or list(allowed)))
     fov = rng.uniform(40.0, 65.0)
     distance = max(1.25 / math.tan(math.radians(fov) / 2), 3.0) * rng.uniform(1.0, 1.25)
@@ -95,5 +99,7 @@ def camera_path(rng: np.random.Generator, size: int, subject: np.ndarray, fps: f
         direction = (start - eye) / np.linalg.norm(start - eye)
         direction[1] = 0.0
         eyes = eyes + np.arange(frames)[:, None] / fps * speed * direction
+    if path == "track":
+        eyes = eyes + (targets - targets[0]) * [1.0, 0.0, 1.0]
     extrinsics = np.stack([look_at(e, t) for e, t in zip(eyes, targets)])
     return CameraPath(intrinsics_for(size, fov), extrinsics, path)
