@@ -23,7 +23,8 @@ from staf.body.assets import BASE_DATA_ENV, GENDERS
 from staf.errors import StafError, Stopped
 from staf.evaluation.datasets import DB_DIR_ENV, LSP
 from staf.evaluation.protocols import MATCHES
-from staf.inference.formats import DEFAULT_FORMATS, DEPTH_WINDOW_SECONDS, EXPORT_SPACES, REFINE_ITERATIONS, REFINE_WEIGHTS, known_formats
+from staf.inference.formats import (DEFAULT_FORMATS, DEPTH_WINDOW_SECONDS, EXPORT_SPACES, REFINE_ITERATIONS,
+                                   REFINE_WEIGHTS, known_formats)
 from staf.io import check_output_file, check_output_folder
 from staf.ranges import check_flags
 
@@ -107,7 +108,8 @@ def build_parser() -> ArgumentParser:
 
     synth = commands.add_parser("synth", help="generate labelled synthetic videos of the open body model")
     synth.add_argument("--out", required=True, help="output folder (finished sequences are kept and reused)")
-    synth.add_argument("--preset", default=None, help="synthbench-test, synth-train, synth-val, synth-moving-camera, synth-tracking-camera, or a YAML file")
+    synth.add_argument("--preset", default=None, help="synthbench-test, synth-train, synth-val, synth-moving-camera, "
+                                                     "synth-tracking-camera, or a YAML file")
     synth.add_argument("--sequences", type=int, default=None)
     synth.add_argument("--frames", type=int, default=None)
     synth.add_argument("--seed", type=int, default=None)
