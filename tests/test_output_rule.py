@@ -41,7 +41,8 @@ def test_output_names(name, produced):
     assert is_output_name(name) == produced
 
 
-@pytest.mark.parametrize("user_file", ["track_0.glb", "meshes/track_0/frame_000000.obj", "overlay.mp4"])
+@pytest.mark.parametrize("user_file", ["track_0.glb", "meshes/track_0/frame_000000.obj", "overlay.mp4",
+                                       "trajectory.png"])
 def test_a_users_file_under_an_output_name_is_refused_without_force(tmp_path, user_file):
     out = tmp_path / "out"
     (out / user_file).parent.mkdir(parents=True)
