@@ -44,7 +44,7 @@ def render_overlay(source, folder: Path, records: list[PersonTrack], camera: Cro
     in_world = {record.track_id: world.world_vertices(record).astype(np.float32) for record in records} if world else {}
     view = None
     if world is not None and records:
-        view = renderer.world_view(np.concatenate([vertices[:, 0] for vertices in in_world.values()]))
+        view = renderer.world_view(np.concatenate([vertices.mean(axis=1) for vertices in in_world.values()]))
     writer = VideoWriter(folder / OVERLAY, info.width * (2 if world else 1), info.height, info.fps)
     try:
         with tqdm(total=source.expected_frames(), unit="frame", desc="render", disable=not progress) as bar:

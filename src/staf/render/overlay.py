@@ -61,7 +61,7 @@ class OverlayRenderer:
 
     def world_view(self, points: np.ndarray) -> WorldView:
         """The world view that holds every one of the (N, 3) world ``points`` (the people's
-        pelvises over the video), in frames of this renderer's size (:func:`world_view`)."""
+        mesh centres over the video), in frames of this renderer's size (:func:`world_view`)."""
         return world_view(points, self.width, self.height)
 
     def _blend(self, frame: np.ndarray, people: list[tuple[int, np.ndarray]], opaque: bool = False,
