@@ -306,6 +306,9 @@ def cases() -> list[Case]:
     out += [Case(f"synth preset camera_paths {text}", lambda a, f, make=yaml_file(f"camera_paths: {text}\n"):
                  ["synth", "--out", str(f / "s"), "--preset", *make(a, f)], "camera_paths")
             for text in ("[orbit]", "[]", "[pan, 7]")]
+    out += [Case(f"synth preset floor_probability {text}", lambda a, f, make=yaml_file(f"floor_probability: {text}\n"):
+                 ["synth", "--out", str(f / "s"), "--preset", *make(a, f)], "floor_probability")
+            for text in ("-0.1", "2", "yes please")]
     out += [Case(f"train --set {name}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
                                                                   "--set", value], "YAML")
             for name, value in (("deep nesting", "stage1.epochs=" + "[" * 20000 + "]" * 20000),

@@ -243,6 +243,47 @@ def test_background_clutter_changes_the_backdrop_not_the_labels(tmp_path):
     assert np.mean(detail["with"]) > 1.5 * np.mean(detail["plain"])
 
 
+def test_the_floor_is_the_ground_plane_seen_in_perspective():
+    """The floor (:mod:`staf.data.synthetic.floor`): a texture pixel's world point on y = 0,
+    projected by K [R | t], is where the homography puts it (1e-9 px); the floor covers the
+    image below the horizon near the camera, nothing above it, and fades out far away."""
+    from staf.data.synthetic.floor import FADE_END, HALF_EXTENT, RESOLUTION, random_floor
+    from staf.data.synthetic.scene import intrinsics_for, look_at
+
+    floor = random_floor(np.random.default_rng(4), np.array([1.0, -2.0]))
+    intrinsics = intrinsics_for(160, 50.0)
+    extrinsics = look_at(np.array([0.5, 1.5, 3.0]), np.array([1.0, 1.42, -2.0]))
+    rotation, shift = extrinsics[:3, :3], extrinsics[:3, 3]
+    texture_pixels = np.array([[700.0, 800.0], [760.5, 790.0], [650.0, 900.0]])
+    world = np.stack([1.0 - HALF_EXTENT + texture_pixels[:, 0] * RESOLUTION, np.zeros(3),
+                      -2.0 - HALF_EXTENT + texture_pixels[:, 1] * RESOLUTION], 1)
+    camera = world @ rotation.T + shift
+    expected = camera[:, :2] / camera[:, 2:] * intrinsics[[0, 1], [0, 1]] + intrinsics[:2, 2]
+    mapped = np.c_[texture_pixels, np.ones(3)] @ floor.homography(intrinsics, rotation, shift).T
+    assert np.abs(mapped[:, :2] / mapped[:, 2:] - expected).max() < 1e-9
+    weight = floor.weight(intrinsics, rotation, shift, 160)
+    assert weight[-1].min() == 1.0 and weight[0].max() == 0.0            # the bottom row is floor, the top sky
+    centre_ray = np.linalg.inv(intrinsics) @ [79.5, 79.5, 1.0] @ rotation           # looks slightly down
+    reach = 1.5 / -centre_ray[1] * np.linalg.norm(centre_ray[[0, 2]])
+    assert reach > FADE_END and weight[80, 80] == 0.0                   # the centre meets the floor beyond the fade
+    assert (np.diff(weight[:, 80]) >= 0).all() and ((weight[:, 80] > 0) & (weight[:, 80] < 1)).any()  # a fade
+    drawn = floor.draw(np.zeros((160, 160, 3), np.uint8), intrinsics, rotation, shift)
+    assert drawn[:10].max() == 0 and drawn[-10:].mean() > 20
+
+
+def test_a_floor_changes_the_backdrop_not_the_labels(tmp_path):
+    """A floor (its own random stream): the same labels as without it, other pixels at the feet."""
+    import cv2
+
+    a = _without_and_with(tmp_path, 7, 3, floor_probability=1.0)
+    for name, box in zip(a["img_name"], a["bbox"]):
+        first, second = (cv2.imread(str(tmp_path / arm / name)).astype(int) for arm in ("plain", "with"))
+        below_feet = slice(int(min(box[1] + box[3] / 2 + 2, 127)), 128)
+        assert (np.abs(first - second).sum(-1)[below_feet] > 30).mean() > 0.3
+    with pytest.raises(StafError, match="floor_probability"):
+        SynthConfig(floor_probability=1.5)
+
+
 def _quad_facing_the_camera():
     """Two triangles at z = 2 m covering pixels ≈ 39–89 of a 128 px image, normals towards the camera."""
     vertices = np.array([[-0.5, -0.5, 2.0], [-0.5, 0.5, 2.0], [0.5, 0.5, 2.0], [0.5, -0.5, 2.0]])

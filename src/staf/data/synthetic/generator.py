@@ -51,7 +51,7 @@ from staf.render.renderer import Lighting
 
 #: sub-streams of the optional scene elements (``SequenceWriter._drawn``); fixed, since
 #: changing one changes every dataset made with that element
-BACKGROUND_PEOPLE_STREAM, CLUTTER_STREAM, LIGHTING_STREAM = 7, 11, 13
+BACKGROUND_PEOPLE_STREAM, CLUTTER_STREAM, LIGHTING_STREAM, FLOOR_STREAM = 7, 11, 13, 17
 
 
 @dataclasses.dataclass
@@ -75,6 +75,7 @@ class SynthConfig:
     max_background_people: int = 2
     background_clutter_probability: float = 0.0
     lighting_variation_probability: float = 0.0
+    floor_probability: float = 0.0
     camera_paths: tuple[str, ...] = CAMERA_PATHS
 
     def __post_init__(self) -> None:
@@ -95,6 +96,7 @@ class SynthConfig:
         check_number("max_background_people", self.max_background_people, 1, 8, integer=True)
         check_number("background_clutter_probability", self.background_clutter_probability, 0, 1)
         check_number("lighting_variation_probability", self.lighting_variation_probability, 0, 1)
+        check_number("floor_probability", self.floor_probability, 0, 1)
         check_name("split", self.split)
         self.camera_paths = tuple(self.camera_paths)
         known = CAMERA_PATHS + EXTRA_CAMERA_PATHS
@@ -190,6 +192,7 @@ class SequenceWriter:
             occluder = appearance.random_occluder(rng, config.frames, boxes[:, :2], float(boxes[:, 3].mean()))
         shifts = backdrop_shifts(truth.camera)
         others = self._background_people(index, truth)
+        floor = self._floor(index, truth)
         folder = self.out / f"seq_{index:04d}"
         (folder / "frames").mkdir(parents=True, exist_ok=True)
         (folder / "crops").mkdir(parents=True, exist_ok=True)
@@ -201,6 +204,9 @@ class SequenceWriter:
         previous = None
         for frame in range(config.frames):
             background = self._window(canvas, shifts[frame])
+            if floor is not None:
+                background = floor.draw(background, intrinsics, truth.camera.rotations[frame],
+                                        truth.camera.translations[frame])
             for vertices, person_colours in others:          # behind the person, farthest first
                 other = self.renderer.render(vertices[frame], person_colours, intrinsics, None, light)
                 background = np.where(other.mask[..., None], other.rgb, background)
@@ -293,6 +299,18 @@ class SequenceWriter:
         """The backdrop with clutter (``background_clutter_probability``, :func:`appearance.add_clutter`)."""
         rng = self._drawn(index, CLUTTER_STREAM, self.config.background_clutter_probability)
         return canvas if rng is None else appearance.add_clutter(rng, canvas)
+
+    def _floor(self, index: int, truth: SequenceTruth):
+        """A textured floor under the people (``floor_probability``, :mod:`staf.data.synthetic.floor`),
+        centred under the person's first pelvis, or None."""
+        from staf.data.synthetic.floor import random_floor
+
+        rng = self._drawn(index, FLOOR_STREAM, self.config.floor_probability)
+        if rng is None:
+            return None
+        rotation, shift = truth.camera.rotations[0], truth.camera.translations[0]
+        pelvis = rotation.T @ (truth.joints_smpl24[0, 0] - shift)
+        return random_floor(rng, pelvis[[0, 2]])
 
     def _lighting(self, index: int, light: Lighting) -> Lighting:
         """``light``, or varied lighting (``lighting_variation_probability``,
