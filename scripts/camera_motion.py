@@ -1,5 +1,9 @@
-"""The camera's rotation on real clips (issue 32, part 1): per-frame turn, the whole clip's turn,
-and the speed of the estimate, with the people (BlazePose's boxes) left out of the background.
+"""The camera's rotation and travel on real clips (issue 32, part 1): per-frame turn, the whole
+clip's turn, the travel over the ground (in units of the camera's height: the share of frame
+pairs where the ground moved, start to end and path length), and the speed of the estimate, with
+the people (BlazePose's boxes) left out of the background; the rotation-only estimate
+(``CameraMotionConfig(travel=False)``, the default until 2026-12-04) is run right after it on
+the same frames for its speed and turn.
 
     python scripts/camera_motion.py --clips ../shared/media --only sports2d_walk.mp4 gvhmr_tennis.mp4 phalp_vid.mp4 --json runs/camera_motion.json
 
@@ -18,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from staf.geometry.camera_motion import estimate_camera_rotations
+from staf.geometry.camera_motion import CameraMotionConfig, estimate_camera_rotations
 from staf.geometry.cameras import default_focal_length
 from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
 from staf.inference.video import VideoSource
@@ -35,7 +39,10 @@ def clip_report(path: Path, detector: BlazePoseDetector, max_frames: int) -> dic
     boxes = [np.array([person.box for person in detector(image)]).reshape(-1, 4) for image in frames]
     detect_seconds, clock = time.perf_counter() - clock, time.perf_counter()
     found = estimate_camera_rotations(frames, intrinsics, boxes)
-    motion_seconds = time.perf_counter() - clock
+    motion_seconds, clock = time.perf_counter() - clock, time.perf_counter()
+    rotation_only = estimate_camera_rotations(frames, intrinsics, boxes, CameraMotionConfig(travel=False))
+    rotation_only_seconds = time.perf_counter() - clock
+    steps_travelled = np.linalg.norm(np.diff(camera_centres(found), axis=0), axis=1)
     steps = found.angles_degrees()[1:]
     pan, tilt, roll = Rotation.from_matrix(found.rotations[-1].T).as_euler("yxz", degrees=True)
     return {"frames": len(frames), "size": [width, height], "known": float(found.known[1:].mean()),
@@ -43,7 +50,17 @@ def clip_report(path: Path, detector: BlazePoseDetector, max_frames: int) -> dic
             "step_degrees_median": float(np.median(steps)), "step_degrees_max": float(steps.max()),
             "whole_clip_degrees": float(np.degrees(Rotation.from_matrix(found.rotations[-1]).magnitude())),
             "pan_tilt_roll_degrees": [float(pan), float(tilt), float(roll)],
-            "camera_motion_fps": len(frames) / motion_seconds, "detector_fps": len(frames) / detect_seconds}
+            "moved": float(found.moved[1:].mean()),
+            "travel_heights": float(np.linalg.norm(camera_centres(found)[-1])),
+            "path_heights": float(steps_travelled.sum()),
+            "rotation_only_whole_clip_degrees": float(np.degrees(Rotation.from_matrix(rotation_only.rotations[-1]).magnitude())),
+            "camera_motion_fps": len(frames) / motion_seconds,
+            "rotation_only_fps": len(frames) / rotation_only_seconds, "detector_fps": len(frames) / detect_seconds}
+
+
+def camera_centres(found) -> np.ndarray:
+    """(T, 3) the camera's centre in the first camera's frame, in units of its height (−Rᵀ c)."""
+    return -np.einsum("tji,tj->ti", found.rotations, found.travels)
 
 
 def main() -> None:

@@ -11,7 +11,12 @@ camera's rotation error). Three predictions:
   (the baseline: no camera motion, no depth steadying, no ground);
 - ``static``: ``world_rotmat``/``world_transl`` of the ``--static-camera`` run (depth steadied,
   gravity from the ground, the camera's rotation not found);
-- ``world``: ``world_rotmat``/``world_transl`` of the default run (the camera's rotation found).
+- ``world``: ``world_rotmat``/``world_transl`` of the default run (the camera's rotation and
+  travel found).
+
+Each row also holds the camera's travel from its first to its last frame and its mean height
+over the ground, true and found (the found camera's centres ``−camera_Rᵀ camera_t`` in staf's
+world, whose ground is at y = 0).
 
     staf synth --preset synth-moving-camera --out runs/moving        (or synth-tracking-camera)
     python scripts/world_synthetic_eval.py runs/moving --out runs/moving_eval --json runs/moving_eval.json [--true-focal]
@@ -31,6 +36,7 @@ import torch
 
 from staf.body import BodyModel
 from staf.data.db import read_db
+from staf.inference.exporters import camera_centres
 from staf.evaluation.world import camera_rotation_error, foot_sliding, rotation_angle, world_mpjpe
 
 FEET = [10, 11]
@@ -105,6 +111,11 @@ def main() -> None:
         row["world"] = measures(world_joints(body, world), truth[ids])
         row["rotation"] = camera_rotation_error(world["camera_R"], rotation[ids])
         pelvis = world_joints(body, world)[:, 0]
+        found_eye = camera_centres(world["camera_R"], world["camera_t"])
+        row["camera_travel"] = {"true": float(np.linalg.norm(eye[ids[-1]] - eye[ids[0]])),
+                                "found": float(np.linalg.norm(found_eye[-1] - found_eye[0])),
+                                "true_height": float(eye[ids, 1].mean()),
+                                "found_height": float(found_eye[:, 1].mean())}
         row["truth_span"] = float(np.linalg.norm(truth[ids[-1], 0, [0, 2]] - truth[ids[0], 0, [0, 2]]))
         row["world_span"] = float(np.linalg.norm(pelvis[-1, [0, 2]] - pelvis[0, [0, 2]]))
         rows.append(row)

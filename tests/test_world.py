@@ -98,3 +98,60 @@ def test_steady_depth_takes_the_swing_out_and_keeps_each_ray():
     approaching = np.stack([0.2 * t, 0.1 * t, np.exp(np.log(8.0) - 0.3 * t + 0.05 * t ** 2)], 1)
     assert np.abs(steady_depth(approaching, 61) - approaching).max() < 1e-9
     assert np.array_equal(steady_depth(swung[:3], 61), swung[:3])            # too short: unchanged
+
+
+class _Record:
+    """The parts of a PersonTrack that the world composition reads."""
+
+    def __init__(self, **fields) -> None:
+        self.__dict__.update(fields)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def test_a_standing_person_seen_by_a_travelling_camera_stays_put():
+    """A person standing on the ground (y = 1.6 m below the first camera, OpenCV axes) filmed by
+    a camera that walks 2 m sideways while it turns 10°, at a constant height: the camera stage's
+    travels are in units of that height. ``camera_height`` finds 1.6 m from the lowest point of
+    the meshes along the ground's normal seen from each frame (to 1e-9), and with it the bodies
+    in the first camera's frame stand still (1e-9 m), where without the travel they walk 2 m; a
+    ground tilted 12° from the bodies' up is refused (no height: the travel is left out)."""
+    from staf.inference.exporters import camera_height, first_camera_bodies, ground_disagreement
+
+    count, height = 6, 1.6
+    body = BodyModel.load(dtype=torch.float64)
+    with torch.no_grad():
+        rest = body(torch.zeros(1, 72, dtype=torch.float64), torch.zeros(1, body.num_betas, dtype=torch.float64))
+    root_joint = rest.joints[0, 0].numpy()
+    sole = float(rest.vertices[0, :, 1].min())               # y up in the body's frame: the lowest vertex
+    facing = Rotation.from_euler("x", 180, degrees=True).as_matrix()    # body up = the camera's −y
+    place = np.array([0.3, height, 4.0]) - facing @ (np.array([0, sole, 0]) - root_joint) - root_joint
+    cameras = Rotation.from_euler("y", np.linspace(0, 10, count)[:, None], degrees=True).as_matrix().reshape(count, 3, 3)
+    eyes = np.stack([np.linspace(0, 2, count), np.zeros(count), np.zeros(count)], 1)
+    shifts = -np.einsum("tij,tj->ti", cameras, eyes)                     # x_cam = R x_first + c
+    roots = np.einsum("tij,jk->tik", cameras, facing)
+    pose = torch.zeros(count, 72, dtype=torch.float64)
+    pose[:, :3] = torch.tensor(Rotation.from_matrix(roots).as_rotvec())
+    with torch.no_grad():
+        posed = body(pose, torch.zeros(count, body.num_betas, dtype=torch.float64))
+    transl = np.einsum("tij,j->ti", cameras, root_joint + place) + shifts - root_joint
+    arrays = {"betas": np.zeros((count, body.num_betas)),
+              "rotmat": Rotation.from_rotvec(pose.reshape(-1, 3).numpy()).as_matrix().reshape(count, 24, 3, 3)}
+    record = _Record(track_id=0, frames=np.arange(count), camera_rotations=cameras, camera_travels=shifts / height,
+                     camera_turns=None,
+                     ground_normal=np.array([0, 1.0, 0]),
+                     prediction=_Record(joints=posed.joints, vertices=posed.vertices, rotmat=torch.tensor(arrays["rotmat"])))
+    found = camera_height([record], {0: transl})
+    assert abs(found - height) < 1e-9
+    record.ground_normal = Rotation.from_euler("x", 12, degrees=True).apply([0, 1.0, 0])   # the bodies stand 12° off
+    assert abs(ground_disagreement([record]) - 12.0) < 1e-6 and camera_height([record], {0: transl}) is None
+    record.ground_normal = np.array([0, 1.0, 0])
+    first = first_camera_bodies(record, arrays, body, transl, found)
+    assert np.abs(first.joints - first.joints[:1]).max() < 1e-9
+    assert np.abs(first.transl - place).max() < 1e-9 and np.abs(first.rotmat - facing).max() < 1e-9
+    unmoved = first_camera_bodies(record, arrays, body, transl, None)
+    assert np.linalg.norm(unmoved.joints[-1, 0] - unmoved.joints[0, 0]) > 1.9
+    record.camera_turns = np.broadcast_to(np.eye(3), (count, 3, 3))    # the rotation-only fit, without travel
+    assert np.allclose(first_camera_bodies(record, arrays, body, transl, None).camera_rotations, np.eye(3))
+    assert np.allclose(first_camera_bodies(record, arrays, body, transl, found).camera_rotations, cameras)

@@ -49,6 +49,7 @@ class ExportContext:
     depth_window: float = DEPTH_WINDOW_SECONDS
     _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
     ground_fitted: bool | None = None
+    camera_height: float | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
     _root_joints: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -62,8 +63,11 @@ class ExportContext:
         from staf.geometry.ground import SMPL_FEET, ground_and_world
 
         plain = {record.track_id: track_arrays(record, self.camera, self.image_size, self.focal) for record in records}
-        first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, self.fps,
-                                                      self.depth_window) for record in records}
+        steady = {record.track_id: steadied(plain[record.track_id]["transl"], self.fps, self.depth_window)
+                  for record in records}
+        self.camera_height = camera_height(records, steady)
+        first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, steady[record.track_id],
+                                                      self.camera_height, self.fps) for record in records}
         if not records:
             return
         bodies = [first[record.track_id] for record in records]
@@ -139,6 +143,12 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
     }
 
 
+#: the camera's travel is left out where the ground it was seen over tilts more than this many
+#: degrees from the bodies' up (:func:`ground_disagreement`; phalp_vid.mp4: 18°, synthetic
+#: tracking shots 1–4°)
+MAX_GROUND_DISAGREEMENT = 10.0
+#: the camera's path (its travel) is steadied over this many seconds (:func:`steady_travel`)
+TRAVEL_WINDOW_SECONDS = 1.0
 #: the glb's ground square reaches this far (metres) beyond the track's root path
 GROUND_MARGIN = 1.0
 
@@ -146,35 +156,91 @@ GROUND_MARGIN = 1.0
 @dataclasses.dataclass
 class FirstCameraBodies:
     """One record's bodies in the first camera's frame, depth steadied: root rotations (N, 3, 3),
-    translations (N, 3), rest root joints (N, 3), the 24 joints (N, 24, 3), camera rotations
-    (N, 3, 3) first camera → each frame's."""
+    translations (N, 3), rest root joints (N, 3), the 24 joints (N, 24, 3), the cameras
+    ``x_camera = R x_first + c``: rotations R (N, 3, 3) and translations c (N, 3, metres)."""
 
     rotmat: np.ndarray
     transl: np.ndarray
     root_joint: np.ndarray
     joints: np.ndarray
     camera_rotations: np.ndarray
+    camera_translations: np.ndarray
 
 
-def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body, fps: float,
-                        depth_window: float = DEPTH_WINDOW_SECONDS) -> FirstCameraBodies:
+def steadied(transl: np.ndarray, fps: float, depth_window: float = DEPTH_WINDOW_SECONDS) -> np.ndarray:
+    """(N, 3) camera-frame translations with the depth steadied over ``depth_window`` seconds
+    (:func:`staf.geometry.world.steady_depth`; 0: as they are)."""
+    from staf.geometry.world import steady_depth
+
+    return steady_depth(transl, round(depth_window * fps) | 1)
+
+
+def camera_height(records: list[PersonTrack], steady: dict[int, np.ndarray]) -> float | None:
+    """The camera's height over the ground (metres) that gives the camera stage's travels (in
+    units of that height) their scale: in every frame the body's lowest point (its mesh, the
+    sole of the foot that stands) along the ground's normal seen from that frame (``R_t n``),
+    the median over all frames of all tracks. None where the camera stage saw no travel (or did
+    not run), or where the ground it saw disagrees with the bodies (:func:`ground_disagreement`
+    over :data:`MAX_GROUND_DISAGREEMENT`): the travel is then left out."""
+    moving = [record for record in records if record.ground_normal is not None and record.camera_travels is not None
+              and np.any(record.camera_travels)]
+    if not moving or ground_disagreement(moving) > MAX_GROUND_DISAGREEMENT:
+        return None
+    heights = []
+    for record in moving:
+        normals = np.einsum("tij,j->ti", np.asarray(record.camera_rotations, np.float64), record.ground_normal)
+        lowest = np.einsum("tvi,ti->tv", record.prediction.vertices.double().numpy(), normals).max(axis=1)
+        heights.append(lowest + np.einsum("ti,ti->t", steady[record.track_id], normals))
+    return float(np.median(np.concatenate(heights)))
+
+
+def ground_disagreement(records: list[PersonTrack]) -> float:
+    """Degrees between the ground's up seen in the background (−n) and the bodies' up: the
+    mean over all frames of the root's +y axis taken into the first camera (people stand and
+    walk upright on average; a runner leans along the run, not towards the camera)."""
+    ups = [np.einsum("tji,tj->ti", np.asarray(record.camera_rotations, np.float64),
+                     record.prediction.rotmat[:, 0, :, 1].double().numpy()) for record in records]
+    up = np.concatenate(ups).mean(axis=0)
+    cosine = -records[0].ground_normal @ up / np.linalg.norm(up)
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
+
+def steady_travel(rotations: np.ndarray, shifts: np.ndarray, fps: float) -> np.ndarray:
+    """(N, 3) camera translations ``x_camera = R x_first + c`` with the camera's path steadied:
+    its centres ``−Rᵀ c`` smoothed by a quadratic Savitzky–Golay filter over
+    :data:`TRAVEL_WINDOW_SECONDS` (each frame pair's travel is measured alone and wavers)."""
+    from scipy.signal import savgol_filter
+
+    window = min(round(TRAVEL_WINDOW_SECONDS * fps) | 1, len(shifts) - (1 - len(shifts) % 2))
+    if window < 5:
+        return shifts
+    centres = savgol_filter(-np.einsum("tji,tj->ti", rotations, shifts), window, 2, axis=0, mode="interp")
+    return -np.einsum("tij,tj->ti", rotations, centres)
+
+
+def first_camera_bodies(record: PersonTrack, arrays: dict[str, np.ndarray], body, steady: np.ndarray,
+                        height: float | None = None, fps: float = 30.0) -> FirstCameraBodies:
     """The record's bodies taken into the first camera's frame (:func:`staf.geometry.world.bodies_in_world`)
-    after their depth is steadied over ``depth_window`` seconds (:func:`staf.geometry.world.steady_depth`;
-    0: not steadied; ``transl`` keeps each frame's own)."""
-    from staf.geometry.world import bodies_in_world, steady_depth
+    with their (N, 3) ``steady`` translations (:func:`steadied`); the cameras travel by the camera
+    stage's travels times ``height`` (None: they stand still and turn by the rotation-only fit,
+    ``camera_turns``), their path steadied over
+    :data:`TRAVEL_WINDOW_SECONDS` (:func:`steady_travel`; ``fps`` the video's)."""
+    from staf.geometry.world import bodies_in_world
 
     count = len(record)
-    rotations = (np.broadcast_to(np.eye(3), (count, 3, 3)) if record.camera_rotations is None
-                 else np.asarray(record.camera_rotations, np.float64))
+    turns = record.camera_rotations if height is not None or record.camera_turns is None else record.camera_turns
+    rotations = (np.broadcast_to(np.eye(3), (count, 3, 3)) if turns is None else np.asarray(turns, np.float64))
+    shifts = (np.zeros((count, 3)) if height is None or record.camera_travels is None
+              else steady_travel(rotations, height * np.asarray(record.camera_travels, np.float64), fps))
     template = body.v_template
     with torch.no_grad():
         rest = body(torch.zeros(count, 72, dtype=template.dtype, device=template.device),
                     torch.as_tensor(arrays["betas"]).to(template))
     root_joint = rest.joints[:, 0].double().cpu().numpy()
-    steady = steady_depth(arrays["transl"], round(depth_window * fps) | 1)
-    rotmat, transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations)
-    joints = np.einsum("tji,tnj->tni", rotations, record.prediction.joints.double().numpy() + steady[:, None])
-    return FirstCameraBodies(rotmat, transl, root_joint, joints, rotations)
+    rotmat, transl = bodies_in_world(arrays["rotmat"][:, 0], steady, root_joint, rotations, shifts)
+    camera_joints = record.prediction.joints.double().numpy() + steady[:, None] - shifts[:, None]
+    joints = np.einsum("tji,tnj->tni", rotations, camera_joints)
+    return FirstCameraBodies(rotmat, transl, root_joint, joints, rotations, shifts)
 
 
 def world_arrays(first: FirstCameraBodies, gravity: np.ndarray, origin: np.ndarray, contacts: np.ndarray
@@ -183,16 +249,15 @@ def world_arrays(first: FirstCameraBodies, gravity: np.ndarray, origin: np.ndarr
     R_g (x_first_camera − origin)``): ``world_rotmat`` (N, 3, 3) the root's rotation and
     ``world_transl`` (N, 3), so that ``body(θ with world_rotmat as its root, β) + world_transl``
     is the body in the world; ``camera_R`` (N, 3, 3) and ``camera_t`` (N, 3) with ``x_camera =
-    camera_R x_world + camera_t`` (a still camera's rotation with ``--static-camera``; the
-    camera's own translation is not estimated yet, so ``camera_t`` is only the world's origin
-    seen from it); ``contacts`` (N, 4) left and right ankle and foot on the ground."""
+    camera_R x_world + camera_t`` (a still camera with ``--static-camera``; ``camera_t`` holds
+    the camera's travel where the camera stage saw the ground move); ``contacts`` (N, 4) left and right ankle and foot on the ground."""
     from staf.geometry.world import bodies_in_world
 
     count = len(first.transl)
     rotmat, transl = bodies_in_world(first.rotmat, first.transl, first.root_joint,
                                      np.broadcast_to(gravity.T, (count, 3, 3)), np.broadcast_to(origin, (count, 3)))
     camera_rotation = np.einsum("tij,kj->tik", first.camera_rotations, gravity)
-    camera_shift = np.einsum("tij,j->ti", first.camera_rotations, origin)
+    camera_shift = np.einsum("tij,j->ti", first.camera_rotations, origin) + first.camera_translations
     return {"camera_R": camera_rotation.astype(np.float32), "camera_t": camera_shift.astype(np.float32),
             "world_rotmat": rotmat.astype(np.float32), "world_transl": transl.astype(np.float32),
             "contacts": np.asarray(contacts, bool)}

@@ -248,10 +248,20 @@ def _run(source: VideoSource, out: Path, staging: Path, model: MeshRecoveryModel
     summary = DemoSummary({record.track_id: len(record) for record in records}, len(frame_ids),
                           files + [MANIFEST], seconds, video, sum(len(p.boxes) > 0 for p in people),
                           {"ground": "fitted to the contact feet" if exports.ground_fitted else "the first camera's up",
-                           "camera_rotation": "still (--static-camera)" if config.static_camera else "from the background"})
+                           "camera_rotation": "still (--static-camera)" if config.static_camera else "from the background",
+                           "camera_travel": camera_travel(config, exports)})
     write_manifest(staging / MANIFEST, manifest(summary, config, crop_rule, model))
     publish(staging, out, summary.files)
     return summary
+
+
+def camera_travel(config: DemoConfig, exports: ExportContext) -> str:
+    """How the world took the camera's travel, for ``staf_demo.json``."""
+    if config.static_camera:
+        return "still (--static-camera)"
+    if exports.camera_height is None:
+        return "none seen (the ground did not move in the background)"
+    return f"over the ground seen in the background, scaled by the camera's height from the feet: {exports.camera_height:.2f} m"
 
 
 def manifest(summary: DemoSummary, config: DemoConfig, crop_rule: CropRule, model: MeshRecoveryModel) -> dict:

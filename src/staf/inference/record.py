@@ -48,6 +48,13 @@ class PersonTrack:
         network_camera: the rule that places ``network`` (None: the model's).
         camera_rotations: (N, 3, 3) the camera's rotation in each frame, first camera → this
             frame's (the camera stage), or None (a still camera).
+        camera_travels: (N, 3) the camera's travel in each frame, in units of its height over the
+            ground (``x_camera = R x_first + h · travel``; the camera stage), or None.
+        ground_normal: (3,) the ground's normal (towards the ground) in the first camera, seen
+            from the background by the camera stage where the camera travelled (the same for
+            every record of a video), or None.
+        camera_turns: (N, 3, 3) the rotations by the rotation-only fit (the camera stage), used
+            where the exporters do not believe the travel, or None.
     """
 
     track_id: int
@@ -67,6 +74,9 @@ class PersonTrack:
     network: BodyPrediction | None = None
     network_camera: CropCamera | None = None
     camera_rotations: np.ndarray | None = None
+    camera_travels: np.ndarray | None = None
+    ground_normal: np.ndarray | None = None
+    camera_turns: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -1,6 +1,8 @@
-"""Stage ``camera`` (on unless ``--static-camera``): the camera's rotation in every frame from the
-video's background (:mod:`staf.geometry.camera_motion`, the people's boxes left out), kept on
-each record for its frames (``camera_rotations``: first camera → the frame's camera). With
+"""Stage ``camera`` (on unless ``--static-camera``): the camera's rotation and travel in every frame
+from the video's background (:mod:`staf.geometry.camera_motion`, the people's boxes left out),
+kept on each record for its frames (``camera_rotations``: first camera → the frame's camera;
+``camera_travels`` in units of the camera's height, and the ground's normal, which the exporters
+turn into metres with the bodies' feet). With
 ``--static-camera`` the stage does not run and the exporters take the camera as still. A video
 whose background has too few corners to follow gets a warning and is taken as still where so."""
 
@@ -41,8 +43,13 @@ class CameraStage:
             logging.getLogger(__name__).warning(
                 f"camera motion: too few background corners to follow in {unknown} of {len(found.known) - 1} frame "
                 "steps; the camera is taken as still there (give --static-camera for a camera on a tripod)")
+        if found.moved.any():
+            logging.getLogger(__name__).info(f"camera motion: the camera travelled over the ground in "
+                                             f"{int(found.moved.sum())} of {len(found.moved) - 1} frame steps")
         for record in records:
-            record.camera_rotations = found.rotations[np.clip(record.frames, 0, len(found.rotations) - 1)]
+            positions = np.clip(record.frames, 0, len(found.rotations) - 1)
+            record.camera_rotations, record.camera_travels = found.rotations[positions], found.travels[positions]
+            record.ground_normal, record.camera_turns = found.ground_normal, found.turns[positions]
         return records
 
 
