@@ -155,3 +155,24 @@ def test_a_standing_person_seen_by_a_travelling_camera_stays_put():
     record.camera_turns = np.broadcast_to(np.eye(3), (count, 3, 3))    # the rotation-only fit, without travel
     assert np.allclose(first_camera_bodies(record, arrays, body, transl, None).camera_rotations, np.eye(3))
     assert np.allclose(first_camera_bodies(record, arrays, body, transl, found).camera_rotations, cameras)
+
+
+def test_steady_travel_smooths_the_camera_path_and_keeps_a_steady_walk():
+    """A camera walking 1.2 m/s while it turns, each frame's travel off by ±5 cm: the steadied
+    centres are within 3 cm of the walk, their RMS error a third of the jittered path's; a
+    straight walk without the jitter is kept to 1e-9 m (the filter keeps a quadratic path)."""
+    from staf.inference.exporters import steady_travel
+
+    count, fps = 90, 30.0
+    rng = np.random.default_rng(5)
+    rotations = Rotation.from_euler("y", np.linspace(0, 15, count)[:, None], degrees=True).as_matrix().reshape(count, 3, 3)
+    centres = np.stack([np.arange(count) * 1.2 / fps, np.zeros(count), 0.002 * np.arange(count) ** 1.5 / 10], 1)
+    shifts = -np.einsum("tij,tj->ti", rotations, centres)
+    jittered = shifts + rng.uniform(-0.05, 0.05, shifts.shape)
+    found = -np.einsum("tji,tj->ti", rotations, steady_travel(rotations, jittered, fps))
+    raw = -np.einsum("tji,tj->ti", rotations, jittered)
+    rms = lambda path: float(np.sqrt(((path - centres) ** 2).sum(1).mean()))  # noqa: E731
+    assert np.abs(found - centres).max() < 0.03 and rms(found) < rms(raw) / 3
+    straight = np.stack([np.arange(count) * 1.2 / fps, np.zeros(count), np.zeros(count)], 1)
+    kept = steady_travel(rotations, -np.einsum("tij,tj->ti", rotations, straight), fps)
+    assert np.abs(kept + np.einsum("tij,tj->ti", rotations, straight)).max() < 1e-9

@@ -50,6 +50,7 @@ class ExportContext:
     _arrays: dict = dataclasses.field(default_factory=dict, repr=False)
     ground_fitted: bool | None = None
     camera_height: float | None = None
+    ground_disagreement: float | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
     _root_joints: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -66,6 +67,7 @@ class ExportContext:
         steady = {record.track_id: steadied(plain[record.track_id]["transl"], self.fps, self.depth_window)
                   for record in records}
         self.camera_height = camera_height(records, steady)
+        self.ground_disagreement = ground_disagreement(travelling(records)) if travelling(records) else None
         first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, steady[record.track_id],
                                                       self.camera_height, self.fps) for record in records}
         if not records:
@@ -182,8 +184,7 @@ def camera_height(records: list[PersonTrack], steady: dict[int, np.ndarray]) -> 
     the median over all frames of all tracks. None where the camera stage saw no travel (or did
     not run), or where the ground it saw disagrees with the bodies (:func:`ground_disagreement`
     over :data:`MAX_GROUND_DISAGREEMENT`): the travel is then left out."""
-    moving = [record for record in records if record.ground_normal is not None and record.camera_travels is not None
-              and np.any(record.camera_travels)]
+    moving = travelling(records)
     if not moving or ground_disagreement(moving) > MAX_GROUND_DISAGREEMENT:
         return None
     heights = []
@@ -192,6 +193,12 @@ def camera_height(records: list[PersonTrack], steady: dict[int, np.ndarray]) -> 
         lowest = np.einsum("tvi,ti->tv", record.prediction.vertices.double().numpy(), normals).max(axis=1)
         heights.append(lowest + np.einsum("ti,ti->t", steady[record.track_id], normals))
     return float(np.median(np.concatenate(heights)))
+
+
+def travelling(records: list[PersonTrack]) -> list[PersonTrack]:
+    """The records whose camera the camera stage saw travel over the ground."""
+    return [record for record in records if record.ground_normal is not None and record.camera_travels is not None
+            and np.any(record.camera_travels)]
 
 
 def ground_disagreement(records: list[PersonTrack]) -> float:

@@ -36,7 +36,8 @@ from staf.data.crops import CropRule
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
 from staf.inference.detectors import DETECTORS, Detector, make_detector
-from staf.inference.exporters import DEFAULT_FORMATS, EXPORT_SPACES, ExportContext, export, parse_formats
+from staf.inference.exporters import (DEFAULT_FORMATS, EXPORT_SPACES, MAX_GROUND_DISAGREEMENT, ExportContext, export,
+                                     parse_formats)
 from staf.inference.formats import DEPTH_WINDOW_SECONDS
 from staf.inference.output import DEMO_OUTPUT, MANIFEST, publish, write_manifest
 from staf.inference.people import FramePeople
@@ -259,9 +260,13 @@ def camera_travel(config: DemoConfig, exports: ExportContext) -> str:
     """How the world took the camera's travel, for ``staf_demo.json``."""
     if config.static_camera:
         return "still (--static-camera)"
-    if exports.camera_height is None:
+    if exports.ground_disagreement is None:
         return "none seen (the ground did not move in the background)"
-    return f"over the ground seen in the background, scaled by the camera's height from the feet: {exports.camera_height:.2f} m"
+    if exports.camera_height is None:
+        return (f"left out: the ground seen moving in the background tilts {exports.ground_disagreement:.1f}° from "
+                f"the bodies' up (over {MAX_GROUND_DISAGREEMENT:.0f}°)")
+    return (f"over the ground seen in the background ({exports.ground_disagreement:.1f}° from the bodies' up), scaled "
+            f"by the camera's height from the feet: {exports.camera_height:.2f} m")
 
 
 def manifest(summary: DemoSummary, config: DemoConfig, crop_rule: CropRule, model: MeshRecoveryModel) -> dict:
