@@ -51,6 +51,7 @@ class ExportContext:
     ground_fitted: bool | None = None
     camera_height: float | None = None
     ground_disagreement: float | None = None
+    camera_waver: float | None = None
     _rest: dict = dataclasses.field(default_factory=dict, repr=False)
     _root_joints: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -66,8 +67,10 @@ class ExportContext:
         plain = {record.track_id: track_arrays(record, self.camera, self.image_size, self.focal) for record in records}
         steady = {record.track_id: steadied(plain[record.track_id]["transl"], self.fps, self.depth_window)
                   for record in records}
-        self.camera_height = camera_height(records, steady)
-        self.ground_disagreement = ground_disagreement(travelling(records)) if travelling(records) else None
+        moving = travelling(records)
+        self.ground_disagreement = ground_disagreement(moving) if moving else None
+        self.camera_waver = travel_waver(max(moving, key=len), self.fps) if moving else None
+        self.camera_height = camera_height(records, steady) if moving and self.camera_waver <= MAX_TRAVEL_WAVER else None
         first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, steady[record.track_id],
                                                       self.camera_height, self.fps) for record in records}
         if not records:
@@ -146,9 +149,13 @@ def track_arrays(record: PersonTrack, camera: CropCamera, image_size: tuple[int,
 
 
 #: the camera's travel is left out where the ground it was seen over tilts more than this many
-#: degrees from the bodies' up (:func:`ground_disagreement`; phalp_vid.mp4: 18°, synthetic
-#: tracking shots 1–4°)
+#: degrees from the bodies' up (:func:`ground_disagreement`; phalp_vid.mp4: 18°, the five
+#: synthetic tracking shots of docs/demo.md 1.5–7.8°)
 MAX_GROUND_DISAGREEMENT = 10.0
+#: the camera's travel is left out where its steadied path is longer than this many times its
+#: start-to-end distance (:func:`travel_waver`; phalp_vid.mp4: 1.89, the synthetic tracking and
+#: dolly shots of docs/demo.md whose travel was taken 1.00–1.13)
+MAX_TRAVEL_WAVER = 1.5
 #: the camera's path (its travel) is steadied over this many seconds (:func:`steady_travel`)
 TRAVEL_WINDOW_SECONDS = 1.0
 #: the glb's ground square reaches this far (metres) beyond the track's root path
@@ -199,6 +206,17 @@ def travelling(records: list[PersonTrack]) -> list[PersonTrack]:
     """The records whose camera the camera stage saw travel over the ground."""
     return [record for record in records if record.ground_normal is not None and record.camera_travels is not None
             and np.any(record.camera_travels)]
+
+
+def travel_waver(record: PersonTrack, fps: float) -> float:
+    """The camera's steadied path over its start-to-end distance (:func:`steady_travel`; 1 for a
+    straight travel, large for one that only wavers: measured from frame pairs one at a time,
+    a camera that turns on the spot can seem to sway)."""
+    rotations = np.asarray(record.camera_rotations, np.float64)
+    centres = -np.einsum("tji,tj->ti", rotations, steady_travel(rotations, np.asarray(record.camera_travels), fps))
+    span = float(np.linalg.norm(centres[-1] - centres[0]))
+    path = float(np.linalg.norm(np.diff(centres, axis=0), axis=1).sum())
+    return path / span if span > 0 else float("inf")
 
 
 def ground_disagreement(records: list[PersonTrack]) -> float:

@@ -36,8 +36,8 @@ from staf.data.crops import CropRule
 from staf.errors import InvalidInputError, StafError
 from staf.geometry.cameras import default_focal_length
 from staf.inference.detectors import DETECTORS, Detector, make_detector
-from staf.inference.exporters import (DEFAULT_FORMATS, EXPORT_SPACES, MAX_GROUND_DISAGREEMENT, ExportContext, export,
-                                     parse_formats)
+from staf.inference.exporters import (DEFAULT_FORMATS, EXPORT_SPACES, MAX_GROUND_DISAGREEMENT, MAX_TRAVEL_WAVER,
+                                     ExportContext, export, parse_formats)
 from staf.inference.formats import DEPTH_WINDOW_SECONDS
 from staf.inference.output import DEMO_OUTPUT, MANIFEST, publish, write_manifest
 from staf.inference.people import FramePeople
@@ -262,6 +262,9 @@ def camera_travel(config: DemoConfig, exports: ExportContext) -> str:
         return "still (--static-camera)"
     if exports.ground_disagreement is None:
         return "none seen (the ground did not move in the background)"
+    if exports.camera_waver > MAX_TRAVEL_WAVER:
+        return (f"left out: the camera's path only wavers ({exports.camera_waver:.2f} times its start-to-end "
+                f"distance, over {MAX_TRAVEL_WAVER})")
     if exports.camera_height is None:
         return (f"left out: the ground seen moving in the background tilts {exports.ground_disagreement:.1f}° from "
                 f"the bodies' up (over {MAX_GROUND_DISAGREEMENT:.0f}°)")
