@@ -162,8 +162,8 @@ def build_parser() -> ArgumentParser:
     demo.add_argument("--refine-weight", action="append", default=[], metavar="TERM=VALUE",
                       help="weight of a term of the fit: " + ", ".join(REFINE_WEIGHTS) + " (repeatable)")
     demo.add_argument("--static-camera", action="store_true",
-                      help="the camera stands still: skip finding its rotation from the background (staf_output's "
-                           "camera_R is then the identity)")
+                      help="the camera stands still: skip finding its rotation and travel from the background "
+                           "(staf_output's camera_R is then the same in every frame)")
     demo.add_argument("--depth-window", type=float, default=DEPTH_WINDOW_SECONDS,
                       help="seconds over which the depth of the world path is steadied (default "
                            f"{DEPTH_WINDOW_SECONDS:g}; 0: not at all)")
