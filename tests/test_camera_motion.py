@@ -180,6 +180,7 @@ def test_a_camera_that_walks_while_it_turns(walk):
     assert math.degrees(math.acos(found.ground_normal @ [0, 1.0, 0])) < 1.0
 
 
+@pytest.mark.slow
 def test_a_camera_that_follows_a_walker_over_a_floor(tmp_path):
     """``staf synth``'s tracking shot (camera path ``track``, a textured floor, 90 frames of
     320 px): the walker stays put in the image while the camera walks 2.5 m beside them, at
