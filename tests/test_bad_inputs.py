@@ -308,7 +308,7 @@ def cases() -> list[Case]:
             for text in ("[orbit]", "[]", "[pan, 7]")]
     out += [Case(f"synth preset floor_probability {text}", lambda a, f, make=yaml_file(f"floor_probability: {text}\n"):
                  ["synth", "--out", str(f / "s"), "--preset", *make(a, f)], "floor_probability")
-            for text in ("-0.1", "2", "yes please")]
+            for text in ("-0.1", "2", "yes please", ".nan", ".inf")]
     out += [Case(f"train --set {name}", lambda a, f, value=value: [*train_base(a, f), "--preset", "train-synth-cpu",
                                                                   "--set", value], "YAML")
             for name, value in (("deep nesting", "stage1.epochs=" + "[" * 20000 + "]" * 20000),

@@ -119,7 +119,7 @@ def test_a_standing_person_seen_by_a_travelling_camera_stays_put():
     ground tilted 12° from the bodies' up is refused (no height: the travel is left out); the
     straight travel does not waver (path / start to end 1), one there and back does."""
     from staf.inference.exporters import (MAX_TRAVEL_WAVER, camera_height, first_camera_bodies, ground_disagreement,
-                                          travel_waver)
+                                          travel_check, travel_waver)
 
     count, height = 6, 1.6
     body = BodyModel.load(dtype=torch.float64)
@@ -144,15 +144,18 @@ def test_a_standing_person_seen_by_a_travelling_camera_stays_put():
                      camera_turns=None,
                      ground_normal=np.array([0, 1.0, 0]),
                      prediction=_Record(joints=posed.joints, vertices=posed.vertices, rotmat=torch.tensor(arrays["rotmat"])))
+    assert travel_check([record], 30.0).believed
     found = camera_height([record], {0: transl})
     assert abs(found - height) < 1e-9
     record.ground_normal = Rotation.from_euler("x", 12, degrees=True).apply([0, 1.0, 0])   # the bodies stand 12° off
-    assert abs(ground_disagreement([record]) - 12.0) < 1e-6 and camera_height([record], {0: transl}) is None
+    assert abs(ground_disagreement([record]) - 12.0) < 1e-6 and not travel_check([record], 30.0).believed
     record.ground_normal = np.array([0, 1.0, 0])
     assert abs(travel_waver(record, 30.0) - 1.0) < 1e-9                   # a straight travel
     there_and_back = _Record(camera_rotations=cameras, camera_travels=-np.einsum(
         "tij,tj->ti", cameras, np.stack([[0, 0.6, 1.2, 1.2, 0.6, 0.1], np.zeros(count), np.zeros(count)], 1)))
     assert travel_waver(there_and_back, 30.0) > MAX_TRAVEL_WAVER
+    there_and_back.__dict__.update(ground_normal=record.ground_normal, prediction=record.prediction, frames=record.frames)
+    assert not travel_check([there_and_back], 30.0).believed
     first = first_camera_bodies(record, arrays, body, transl, found)
     assert np.abs(first.joints - first.joints[:1]).max() < 1e-9
     assert np.abs(first.transl - place).max() < 1e-9 and np.abs(first.rotmat - facing).max() < 1e-9

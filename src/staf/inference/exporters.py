@@ -67,10 +67,9 @@ class ExportContext:
         plain = {record.track_id: track_arrays(record, self.camera, self.image_size, self.focal) for record in records}
         steady = {record.track_id: steadied(plain[record.track_id]["transl"], self.fps, self.depth_window)
                   for record in records}
-        moving = travelling(records)
-        self.ground_disagreement = ground_disagreement(moving) if moving else None
-        self.camera_waver = travel_waver(max(moving, key=len), self.fps) if moving else None
-        self.camera_height = camera_height(records, steady) if moving and self.camera_waver <= MAX_TRAVEL_WAVER else None
+        check = travel_check(records, self.fps)
+        self.ground_disagreement, self.camera_waver = check.disagreement, check.waver
+        self.camera_height = camera_height(check.moving, steady) if check.believed else None
         first = {record.track_id: first_camera_bodies(record, plain[record.track_id], self.body, steady[record.track_id],
                                                       self.camera_height, self.fps) for record in records}
         if not records:
@@ -184,16 +183,35 @@ def steadied(transl: np.ndarray, fps: float, depth_window: float = DEPTH_WINDOW_
     return steady_depth(transl, round(depth_window * fps) | 1)
 
 
-def camera_height(records: list[PersonTrack], steady: dict[int, np.ndarray]) -> float | None:
+@dataclasses.dataclass
+class TravelCheck:
+    """Whether the camera stage's travel is believed: the records it travelled in (``moving``),
+    the ground's tilt from the bodies' up (degrees, :func:`ground_disagreement`) and how much the
+    camera's path wavers (:func:`travel_waver`); None where nothing travelled."""
+
+    moving: list
+    disagreement: float | None
+    waver: float | None
+
+    @property
+    def believed(self) -> bool:
+        return (bool(self.moving) and self.disagreement <= MAX_GROUND_DISAGREEMENT
+                and self.waver <= MAX_TRAVEL_WAVER)
+
+
+def travel_check(records: list[PersonTrack], fps: float) -> TravelCheck:
+    """The :class:`TravelCheck` of a video's records (the waver of the longest one's camera)."""
+    moving = travelling(records)
+    if not moving:
+        return TravelCheck([], None, None)
+    return TravelCheck(moving, ground_disagreement(moving), travel_waver(max(moving, key=len), fps))
+
+
+def camera_height(moving: list[PersonTrack], steady: dict[int, np.ndarray]) -> float:
     """The camera's height over the ground (metres) that gives the camera stage's travels (in
     units of that height) their scale: in every frame the body's lowest point (its mesh, the
     sole of the foot that stands) along the ground's normal seen from that frame (``R_t n``),
-    the median over all frames of all tracks. None where the camera stage saw no travel (or did
-    not run), or where the ground it saw disagrees with the bodies (:func:`ground_disagreement`
-    over :data:`MAX_GROUND_DISAGREEMENT`): the travel is then left out."""
-    moving = travelling(records)
-    if not moving or ground_disagreement(moving) > MAX_GROUND_DISAGREEMENT:
-        return None
+    the median over all frames of the ``moving`` records (:func:`travelling`)."""
     heights = []
     for record in moving:
         normals = np.einsum("tij,j->ti", np.asarray(record.camera_rotations, np.float64), record.ground_normal)
