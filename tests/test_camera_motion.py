@@ -156,7 +156,7 @@ def test_a_standing_camera_over_a_near_floor_turns_as_it_should():
         assert not found.moved.any() and not found.travels.any()          # a turn, no travel
 
 
-@pytest.mark.parametrize("walk", [0.02, 0.05])
+@pytest.mark.parametrize("walk", [pytest.param(0.02, marks=pytest.mark.slow), 0.05])
 def test_a_camera_that_walks_while_it_turns(walk):
     """A camera walking 0.6 or 1.5 m/s while it turns. Rotation only, the fit misses the 5.9°
     turn by degrees (the floor's parallax pulls it), and with the essential-matrix model

@@ -163,6 +163,7 @@ def test_match_presets_score_the_documented_frames_on_3dpw(tmp_path, peers, tiny
     capsys.readouterr()
 
 
+@pytest.mark.slow  # 26 s on the 2-core AVX2 host; the 3DPW presets run by default
 def test_match_presets_on_mpii3d_and_h36m_default_files(tmp_path, peers, tiny_checkpoint, capsys):
     folder, _ = peers
 

@@ -311,6 +311,7 @@ def test_tracking_score_counts_a_swap_and_not_a_pass():
     assert score.recall == 1.0
 
 
+@pytest.mark.slow  # 12 s on the 2-core AVX2 host
 def test_a_rendered_crossing_pair_keeps_its_identities():
     """Two rendered people walk across a 960 × 540 view in opposite directions, the far one half a
     metre behind, fully hidden for a few frames as they pass (staf.data.synthetic.crossing):

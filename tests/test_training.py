@@ -56,7 +56,8 @@ def test_both_stages_reduce_the_loss(tiny_data, tmp_path):
     assert list((tiny_data / "train" / "cache").glob("*_features_*.npy"))  # encoder features cached once
 
 
-@pytest.mark.parametrize("schedule, augmented", [({}, False), ({"schedule": "cosine", "warmup": 2}, True)])
+@pytest.mark.parametrize("schedule, augmented", [pytest.param({}, False, marks=pytest.mark.slow),
+                                                 ({"schedule": "cosine", "warmup": 2}, True)])
 def test_resume_reproduces_the_uninterrupted_run(tiny_data, tmp_path, schedule, augmented):
     config = dataclasses.replace(tiny_config(tiny_data, **schedule), augment=AugmentConfig(enabled=augmented))
     full = Trainer(config, tmp_path / "full", 1, progress=False)
@@ -107,6 +108,7 @@ def test_resume_refuses_another_architecture(tiny_data, tmp_path):
         Trainer(other, tmp_path, 1, progress=False).run(resume=True)
 
 
+@pytest.mark.slow  # 23 s on the 2-core AVX2 host
 def test_two_processes_equal_one(tiny_data, tmp_path):
     """torchrun --nproc_per_node 2 with the same global batch gives the same weights as one process
     (augmentation on: each rank takes its windows' share of the global batch's draws)."""
