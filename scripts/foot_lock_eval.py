@@ -30,6 +30,7 @@ from staf.body import BodyModel
 from staf.data.db import read_db
 from staf.evaluation.world import foot_sliding, world_mpjpe
 from staf.geometry.ground import FEET_ON_GROUND
+from world_synthetic_eval import world_joints   # (scripts/, run as python scripts/foot_lock_eval.py)
 
 #: SMPL's feet (the joints of ``contacts``' last two columns)
 FEET = [10, 11]
@@ -49,14 +50,6 @@ def locked(joints: np.ndarray, contacts: np.ndarray, keep_course: float | None =
     out = joints.copy()
     out[..., [0, 2]] += shift[:, None]
     return out
-
-
-def world_joints(body: BodyModel, track: dict) -> np.ndarray:
-    rotations = np.array(track["rotmat"], np.float64)
-    rotations[:, 0] = track["world_rotmat"]
-    with torch.no_grad():
-        joints = body(torch.as_tensor(rotations), torch.as_tensor(track["betas"], dtype=torch.float64)).joints
-    return joints.numpy() + np.asarray(track["world_transl"], np.float64)[:, None]
 
 
 def main() -> None:
