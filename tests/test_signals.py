@@ -203,3 +203,27 @@ def test_a_stop_a_library_turns_into_its_own_error_is_still_a_stop(monkeypatch, 
     assert staf.cli.main(["info"]) == status
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "nothing half-written was kept" in error, error
+
+
+@pytest.mark.parametrize("stop", ["KeyboardInterrupt", "error"])
+def test_the_message_comes_after_a_progress_bar_left_open(monkeypatch, capsys, stop):
+    """A command stopped (or failed) inside a progress bar: the bar is closed before the one line
+    is written, so that line stays the last on stderr (an open bar redraws itself when it is freed;
+    ``staf synth`` stopped in its first sequence ended with the bar before this was done)."""
+    import staf.cli
+    from tqdm import tqdm
+
+    from staf.errors import StafError
+
+    def stopped_in_a_bar(args):
+        bar = tqdm(total=10, desc="work", file=sys.stderr)
+        bar.update(3)
+        raise KeyboardInterrupt if stop == "KeyboardInterrupt" else StafError("the input went away")
+
+    monkeypatch.setattr(staf.cli, "run_info", stopped_in_a_bar)
+    status = staf.cli.main(["info"])
+    lines = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()
+    assert status == (130 if stop == "KeyboardInterrupt" else 2), lines
+    assert ("interrupted; nothing half-written" if stop == "KeyboardInterrupt" else "error: the input went away") \
+        in lines[-1], lines
+    assert any("work:" in line and "3/10" in line for line in lines[:-1]), lines

@@ -239,7 +239,17 @@ def main(argv: list[str] | None = None) -> int:
         _restore_signals(previous)
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars a stopped or failed command left open, so that its message is the
+    last line on stderr (an open bar redraws itself when it is freed, after the message)."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def _report_stop(args, name: str, number: int) -> int:
+    _close_progress_bars()
     message = "interrupted" if name == "SIGINT" else f"stopped by {name}"
     print(f"staf {args.command}: {message}; nothing half-written was kept", file=sys.stderr)
     return 128 + number
@@ -247,6 +257,7 @@ def _report_stop(args, name: str, number: int) -> int:
 
 def _report_error(args, error: BaseException, debug: bool) -> int:
     """The exit status and one line for an error that is not a stop."""
+    _close_progress_bars()
     try:
         raise error
     except StafError as error:
