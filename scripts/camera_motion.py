@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from staf.geometry.camera_motion import CameraMotionConfig, estimate_camera_rotations
-from staf.geometry.cameras import default_focal_length
+from staf.geometry.cameras import default_focal_length, pinhole_intrinsics
 from staf.inference.blazepose import BlazePoseDetector, DetectorConfig
 from staf.inference.video import VideoSource
 
@@ -33,7 +33,7 @@ def clip_report(path: Path, detector: BlazePoseDetector, max_frames: int) -> dic
     frames = [frame.image for frame in source][:max_frames]
     height, width = frames[0].shape[:2]
     focal = default_focal_length(width, height)
-    intrinsics = np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1.0]])
+    intrinsics = pinhole_intrinsics(focal, width, height)
     detector.reset()
     clock = time.perf_counter()
     boxes = [np.array([person.box for person in detector(image)]).reshape(-1, 4) for image in frames]

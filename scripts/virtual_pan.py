@@ -31,17 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from staf.geometry.cameras import default_focal_length
+from staf.geometry.cameras import default_focal_length, pinhole_intrinsics
 
 
 def yaw(angle: float) -> np.ndarray:
     """(3, 3) a camera's turn by ``angle`` radians about its y axis (OpenCV axes: y down; > 0 turns right)."""
     cosine, sine = np.cos(angle), np.sin(angle)
     return np.array([[cosine, 0, -sine], [0, 1, 0], [sine, 0, cosine]])
-
-
-def intrinsics(focal: float, width: int, height: int) -> np.ndarray:
-    return np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1.0]])
 
 
 def pan_angles(centres: np.ndarray, known: np.ndarray, focal: float, width: int, fps: float, limit: float) -> np.ndarray:
@@ -77,8 +73,8 @@ def write_pan(clip: Path, out: Path, angles: np.ndarray, focal: float, view: tup
     from staf.inference.video import VideoSource, VideoWriter
 
     source = VideoSource(clip)
-    old = intrinsics(focal, source.info.width, source.info.height)
-    new = intrinsics(focal, *view)
+    old = pinhole_intrinsics(focal, source.info.width, source.info.height)
+    new = pinhole_intrinsics(focal, *view)
     writer = VideoWriter(out, *view, source.info.fps)
     for frame, angle in tqdm(zip(source, angles), total=len(angles), desc="pan.mp4", unit="frame"):
         homography = new @ yaw(angle) @ np.linalg.inv(old)
@@ -157,8 +153,6 @@ def main() -> None:
         track = demo(args.out / "pan.mp4", args.out / name, "--focal", f"{focal}", *flags)
         report[name], paths[f"{name} (turned onto the still)"] = path_measures(ground_path(track), truth)
         report[name]["camera"] = rotation_report(track, angles)
-        report[name]["camera_frame_start_to_end_m"] = float(np.linalg.norm(
-            np.asarray(track["transl"])[-1, [0, 2]] - np.asarray(track["transl"])[0, [0, 2]]))
     print(json.dumps(report, indent=1))
     if args.plot:
         from world_trajectory import plot

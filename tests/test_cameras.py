@@ -140,3 +140,15 @@ def test_crop_points_to_camera_lands_on_the_crop_projection():
     origin = crop_points_to_camera(torch.zeros(3, 1, 3, dtype=torch.float64), cam, boxes, focal, principal)[:, 0]
     cliff = CropCamera().translation(cam, boxes, (1280, 720), focal)
     torch.testing.assert_close(origin[:, 2], cliff[:, 2], rtol=1e-9, atol=0)
+
+
+def test_pinhole_intrinsics_put_the_axis_at_the_image_centre():
+    """A point on the optical axis lands on ((W − 1) / 2, (H − 1) / 2); one 1 m right and 0.5 m
+    down at 4 m depth lands f/4 and f/8 pixels off it (float64 re-computation)."""
+    from staf.geometry.cameras import pinhole_intrinsics
+
+    matrix = pinhole_intrinsics(1000.0, 641, 480)
+    assert matrix.dtype == np.float64 and matrix.shape == (3, 3)
+    for point, expected in (([0.0, 0.0, 2.0], [320.0, 239.5]), ([1.0, 0.5, 4.0], [570.0, 364.5])):
+        pixel = matrix @ np.array(point)
+        np.testing.assert_allclose(pixel[:2] / pixel[2], expected, atol=1e-12)

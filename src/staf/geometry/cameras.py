@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 
@@ -114,6 +115,12 @@ def orig_cam_project(points: torch.Tensor, orig_cam: torch.Tensor, image_width: 
 def default_focal_length(image_width: float, image_height: float) -> float:
     """CLIFF's default focal length: the image diagonal in pixels."""
     return float((image_width**2 + image_height**2) ** 0.5)
+
+
+def pinhole_intrinsics(focal: float, image_width: int, image_height: int) -> np.ndarray:
+    """(3, 3) float64 K of a camera with square pixels and its principal point at the image's
+    centre, ((W − 1) / 2, (H − 1) / 2) in pixel-centre coordinates (the camera stage's rule)."""
+    return np.array([[focal, 0, (image_width - 1) / 2], [0, focal, (image_height - 1) / 2], [0, 0, 1.0]])
 
 
 def perspective_project(

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from staf.geometry.camera_motion import estimate_camera_rotations
+from staf.geometry.cameras import pinhole_intrinsics
 from staf.inference.record import PersonTrack
 
 
@@ -25,7 +26,7 @@ class CameraStage:
 
     def __call__(self, records: list[PersonTrack], context) -> list[PersonTrack]:
         width, height = context.image_size
-        intrinsics = np.array([[context.focal, 0, (width - 1) / 2], [0, context.focal, (height - 1) / 2], [0, 0, 1.0]])
+        intrinsics = pinhole_intrinsics(context.focal, width, height)
         people: dict[int, list[np.ndarray]] = {}
         for record in records:
             for position, box in zip(record.frames, record.boxes):
