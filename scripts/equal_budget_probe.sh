@@ -15,6 +15,9 @@
 # N images and sequences (a smoke run). Every model's tables go to
 # OUT/NAME/{lsp,synthbench}.txt and OUT/NAME/eval-*/metrics.json; `time.txt` holds the times.
 set -euo pipefail
+if [[ $# -lt 2 ]]; then
+  echo "usage: bash scripts/equal_budget_probe.sh DATA OUT [EPOCHS] [STEPS_PER_EPOCH] [WARMUP]" >&2; exit 2
+fi
 data=$1
 out=$2
 epochs=${3:-7}
@@ -27,6 +30,9 @@ test_db="$data/synth/test/synth_test_db.pt"
 encoder=(--set model.backbone=efficientnet-lite0 --set model.pretrained=imagenet --set stage1.encoder_lr=0.00005
          --set freeze_encoder_batchnorm=true --set model.image_size=128)
 stage1=(--set stage1.epochs="$epochs" --set stage1.iterations_per_epoch="$steps" --set stage1.warmup="$warmup")
+for db in "$data/synth/train/synth_train_db.pt" "$data/synth/val/synth_val_db.pt" "$test_db"; do
+  [[ -f $db ]] || { echo "error: $db is missing: make it with staf synth (see the header)" >&2; exit 2; }
+done
 mkdir -p "$out"
 
 train() {  # NAME ARGS...: one `staf train`, timed
