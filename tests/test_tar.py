@@ -271,7 +271,7 @@ def test_config_refusals():
         TARConfig(image_size=100)
 
 
-@pytest.mark.parametrize("preset", ["tar-paper", "tar-synth-gpu", "tar-synth-cpu"])
+@pytest.mark.parametrize("preset", ["tar-paper", "tar-synth-gpu", "tar-synth-cpu", "tar-synth-cpu-imagenet"])
 def test_tar_presets_load_and_name_their_model(preset):
     from staf.config import load_config
     from staf.training import TrainConfig
@@ -284,6 +284,9 @@ def test_tar_presets_load_and_name_their_model(preset):
     assert second.frozen == ("encoder.", "local_head.")
     if preset == "tar-paper":
         assert (config.model.backbone, config.model.image_size, config.model.local_channels) == ("resnet50", 256, 256)
+    if preset == "tar-synth-cpu-imagenet":
+        assert (config.model.backbone, config.model.pretrained, config.model.image_size) == ("efficientnet-lite0", "imagenet", 160)
+        assert config.freeze_encoder_batchnorm and config.stage1.encoder_lr == config.stage1.lr / 4
 
 
 def test_boxes_without_an_image_size_are_refused(body):
