@@ -142,3 +142,24 @@ def test_unreadable_labels_and_missing_images_are_refused(lsp_folder, tmp_path, 
     status = main(["eval", "--mean-pose", "--data", "lsp", "--out", str(tmp_path / "o")])
     assert status == 2 and "--data lsp needs --data-root DIR" in capsys.readouterr().err
     assert read_lsp(lsp_folder).joints.shape == (4, 14, 2)
+
+
+def test_joint_box_ratio_of_known_boxes():
+    """scripts/joint_box_ratio.py: boxes 1.1× and 1.25× the joint box, centres shifted by a known
+    fraction, give those ratios and offsets back."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "joint_box_ratio.py"
+    spec = importlib.util.spec_from_file_location("joint_box_ratio", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    joints = np.zeros((2, 49, 3))
+    joints[:, :, :2] = rng.uniform(40, 60, (2, 49, 2))                       # other joints inside
+    joints[:, 25:39, 0], joints[:, 25:39, 1] = rng.uniform(20, 80, (2, 14)), rng.uniform(35, 65, (2, 14))
+    joints[:, 25, :2], joints[:, 26, :2] = (10, 30), (90, 70)                 # joint box x 10-90, y 30-70
+    bbox = np.array([[50 + 4, 50 + 8, 40, 88], [50, 50 - 16, 100, 20]])       # longer sides 88 and 100
+    ratio, offset = module.box_ratio({"joints2D": joints, "bbox": bbox})
+    np.testing.assert_allclose(ratio, [1.1, 1.25])
+    np.testing.assert_allclose(offset, [[0.05, 0.1], [0.0, -0.2]])
